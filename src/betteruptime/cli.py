@@ -1,0 +1,73 @@
+"""The `betteruptime` command: api | migrate (and the pipeline components)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from betteruptime.config import Settings, SettingsError, load_settings
+from betteruptime.log import configure_logging
+
+
+def _settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        click.echo(f"betteruptime: {exc}", err=True)
+        sys.exit(2)
+
+
+def _run(main: Callable[[], Any]) -> None:
+    """Run a coroutine function on uvloop when available."""
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is missing only on Windows
+        asyncio.run(main())
+
+
+@click.group()
+def main() -> None:
+    """BetterUptime: multi-region website uptime monitor."""
+
+
+@main.command()
+# The API is the networked component of a deployment; `serve` defaults to loopback.
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+def api(host: str, port: int) -> None:
+    """Serve the HTTP API (migrates the database at start)."""
+    import uvicorn
+
+    from betteruptime.app import create_app
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, component="api")
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, loop="uvloop", log_config=None, access_log=False)
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest version."""
+    from betteruptime.db.migrate import upgrade_to_head
+    from betteruptime.db.session import create_engine
+    from betteruptime.log import get_logger
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, component="migrate")
+
+    async def run() -> None:
+        engine = create_engine(settings.sqlalchemy_url)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+        get_logger(__name__).info("migrated", database=engine.url.render_as_string())
+
+    _run(run)

@@ -1,0 +1,206 @@
+"""Settings read from the environment once, at the edge (cli.py), then passed down."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_JWT_SECRET_BYTES = 32
+JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+
+
+class Settings(BaseSettings):
+    """Every setting of every component; each component uses only what it needs."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_addr: str | None = None
+    redis_url: str | None = None
+    region_id: str | None = None
+    worker_id: str | None = None
+
+    jwt_secret: SecretStr | None = None
+    jwt_lifetime_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+
+    min_interval_seconds: int = Field(default=10, ge=1, le=86_400)
+    default_interval_seconds: int = Field(default=180, ge=1, le=86_400)
+    default_timeout_seconds: int = Field(default=10, ge=1, le=60)
+    max_websites_per_user: int = Field(default=1000, ge=1)
+
+    stream_key: str = Field(default="Betteruptime:Websites", min_length=1)
+    stream_maxlen: int = Field(default=1_000_000, ge=1000)
+    claim_idle_seconds: float = Field(default=60, gt=0)
+    max_deliveries: int = Field(default=5, ge=1)
+    worker_concurrency: int = Field(default=500, ge=1, le=20_000)
+    worker_batch_size: int = Field(default=500, ge=1, le=10_000)
+    pusher_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    pusher_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    allow_private_targets: bool = False
+    allowed_target_networks: Annotated[
+        tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
+    ] = ()
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    login_rate_limit: str = "10/minute"
+    register_rate_limit: str = "5/minute"
+
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("allowed_target_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        normalize_database_url(value)
+        return value
+
+    @field_validator("redis_addr")
+    @classmethod
+    def _check_redis_addr(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:6379")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _check_jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None
+        if len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_JWT_SECRET_BYTES} bytes; "
+                "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> Settings:
+        if self.default_interval_seconds < self.min_interval_seconds:
+            raise ValueError("DEFAULT_INTERVAL_SECONDS must be >= MIN_INTERVAL_SECONDS")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """Return the async SQLAlchemy URL, defaulting to a SQLite file in DATA_DIR."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'betteruptime.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Return True when the database is SQLite (embedded mode)."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def redis_connection_url(self) -> str | None:
+        """Return a redis:// URL from REDIS_URL or REDIS_ADDR, or None when Redis is not set."""
+        if self.redis_url:
+            return self.redis_url
+        if self.redis_addr:
+            return f"redis://{self.redis_addr}/0"
+        return None
+
+    @property
+    def consumer_name(self) -> str:
+        """Return WORKER_ID, or a name unique to this host and process."""
+        return self.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Return the async SQLAlchemy form of a postgres://, postgresql:// or sqlite:// URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        if not parts.hostname and not parts.path.strip("/") and "host=" not in parts.query:
+            raise ValueError("a PostgreSQL URL needs a host or a database name")
+        # asyncpg knows `ssl`, not libpq's `sslmode`; users paste libpq URLs.
+        query = [("ssl" if k == "sslmode" else k, v) for k, v in parse_qsl(parts.query)]
+        return urlunsplit(("postgresql+asyncpg", parts.netloc, parts.path, urlencode(query), ""))
+    if scheme in {"sqlite", "sqlite+aiosqlite"}:
+        if not parts.path or parts.path == "/":
+            raise ValueError("a SQLite URL needs a file path, e.g. sqlite:///data/betteruptime.db")
+        return urlunsplit(("sqlite+aiosqlite", parts.netloc, parts.path, parts.query, ""))
+    raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Return settings from the environment; raise SettingsError with a readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(p) for p in error["loc"]).upper() or "settings"
+            lines.append(f"  {name}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+class SettingsError(Exception):
+    """A setting has a value the service cannot start with."""
+
+
+def resolve_jwt_secret(settings: Settings) -> tuple[str, bool]:
+    """Return the JWT secret and whether it was generated into DATA_DIR (not set by env)."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value(), False
+    path = settings.data_dir / JWT_SECRET_FILE
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Write a private temp file, then link it into place: link() fails if another
+        # process got there first, and nobody ever reads a half-written secret.
+        tmp = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    secret = path.read_text().strip()
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SettingsError(f"{path} holds a secret shorter than {MIN_JWT_SECRET_BYTES} bytes")
+    return secret, True

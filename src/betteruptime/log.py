@@ -1,0 +1,33 @@
+"""Structured logging: one JSON line per event on stdout."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def configure_logging(level: str = "INFO", **context: Any) -> None:
+    """Send JSON lines to stdout, each carrying the given context (component, region …)."""
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level, force=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**context)
+
+
+def get_logger(name: str) -> Any:
+    """Return a structured logger for the named module."""
+    return structlog.get_logger(name)
