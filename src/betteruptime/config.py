@@ -161,7 +161,8 @@ def normalize_database_url(url: str) -> str:
     if scheme in {"sqlite", "sqlite+aiosqlite"}:
         if not parts.path or parts.path == "/":
             raise ValueError("a SQLite URL needs a file path, e.g. sqlite:///data/betteruptime.db")
-        return urlunsplit(("sqlite+aiosqlite", parts.netloc, parts.path, parts.query, ""))
+        # Swap the scheme only: urlunsplit would collapse `sqlite:////abs/path` to `//abs/path`.
+        return "sqlite+aiosqlite" + url[len(parts.scheme) :]
     raise ValueError("must start with postgresql://, postgres:// or sqlite:///")
 
 
