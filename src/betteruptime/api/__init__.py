@@ -1,0 +1,1 @@
+"""The HTTP API: dependencies, schemas, errors and routes."""

@@ -1,0 +1,152 @@
+"""Error bodies: every 4xx and 5xx is JSON with `detail`, and none carries a stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from betteruptime.api.schemas import ErrorResponse, ValidationErrorResponse
+from betteruptime.log import get_logger
+
+log = get_logger(__name__)
+
+# One place for every status the API documents, so OpenAPI and behaviour cannot drift.
+_DESCRIPTIONS = {
+    401: "Missing, malformed, expired or revoked bearer token",
+    403: "The current password is wrong",
+    404: "No such website for this user (another user's website looks the same)",
+    409: "Conflicts with an existing resource",
+    422: "The request is malformed or a value is out of range",
+    503: "A backing service (database, Redis) is unavailable",
+}
+_BEARER_CHALLENGE = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Return the OpenAPI `responses=` entry documenting the given error statuses."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        model = ValidationErrorResponse if code == 422 else ErrorResponse
+        entry: dict[str, Any] = {"model": model, "description": _DESCRIPTIONS[code]}
+        if code == 401:
+            entry["headers"] = _BEARER_CHALLENGE
+        documented[code] = entry
+    return documented
+
+
+class InputError(Exception):
+    """A value passed schema validation but breaks a rule that needs settings or the database."""
+
+    def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
+        super().__init__(msg)
+        self.loc = tuple(loc)
+        self.msg = msg
+        self.type = type_
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the error in the same shape as a request validation error."""
+        return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+
+
+def unauthorized(detail: str = "not authenticated") -> HTTPException:
+    """Return the one 401 the API uses, with the Bearer challenge header."""
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _clean(error: dict[str, Any]) -> dict[str, Any]:
+    # Pydantic echoes the offending `input` (a password, a token, a URL with credentials):
+    # keep only where and why, never the value.
+    return {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error["type"]}
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(status_code=422, content={"detail": [_clean(e) for e in exc.errors()]})
+
+
+async def _input_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InputError)
+    return JSONResponse(status_code=422, content={"detail": [exc.as_dict()]})
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    # Only connection-level failures land here (see install_error_handlers); a bug in a
+    # query is an ordinary 500.
+    log.warning("database unavailable", error=type(exc).__name__)
+    return JSONResponse(status_code=503, content={"detail": "database unavailable"})
+
+
+async def _io_error(_request: Request, exc: Exception) -> JSONResponse:
+    # asyncpg raises a bare OSError when it cannot reach the server at all.
+    log.warning("service unavailable", error=type(exc).__name__)
+    return JSONResponse(status_code=503, content={"detail": "service unavailable"})
+
+
+async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or _looks_like_connection_failure(exc):
+        return await _database_unavailable(request, exc)
+    return _internal_error(exc, request.scope)
+
+
+def _looks_like_connection_failure(exc: DBAPIError) -> bool:
+    original = exc.orig
+    if isinstance(original, OSError | ConnectionError | TimeoutError):
+        return True
+    text = str(original).lower()
+    return "unable to open database file" in text or "connection" in text
+
+
+def _internal_error(exc: BaseException, scope: Scope) -> JSONResponse:
+    log.error(
+        "unhandled error",
+        method=scope.get("method"),
+        path=scope.get("path"),
+        error=type(exc).__name__,
+        exc_info=exc,
+    )
+    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+
+
+class CatchAllMiddleware:
+    """Turn any exception that escapes a route into a plain JSON 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                # Headers are already out: nothing sane left to send, let the server close it.
+                raise
+            await _internal_error(exc, scope)(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the JSON error handlers and the catch-all 500 on the app."""
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
+    app.add_exception_handler(OSError, _io_error)
+    app.add_middleware(CatchAllMiddleware)

@@ -1,0 +1,231 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from betteruptime.db.models import URL_MAX_LENGTH
+from betteruptime.status import Status
+
+PASSWORD_MIN_LENGTH = 8
+# argon2 hashes any length, but an unbounded password is free CPU for an attacker.
+PASSWORD_MAX_LENGTH = 128
+MAX_INTERVAL_SECONDS = 86_400
+MAX_TIMEOUT_SECONDS = 60
+NAME_MAX_LENGTH = 200
+
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
+)
+
+
+def _check_email(value: str) -> str:
+    # Deliberately simple: one @, a plausible local part and a dotted DNS name. Whether
+    # mail is deliverable is not the API's business.
+    if not _EMAIL.fullmatch(value) or "." not in value.rpartition("@")[2]:
+        raise ValueError("must be an email address like name@example.com")
+    return value.lower()
+
+
+Username = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="3-64 letters, digits, `_`, `.` or `-`, starting with a letter or digit",
+        examples=["alice"],
+    ),
+]
+Email = Annotated[
+    str,
+    Field(min_length=3, max_length=320, examples=["alice@example.com"]),
+    AfterValidator(_check_email),
+]
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+]
+
+
+class _Input(BaseModel):
+    # Strict: "60" is not an interval and 1 is not `true`; unknown fields are mistakes.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx/5xx except validation errors."""
+
+    detail: str
+
+
+class ValidationErrorItem(BaseModel):
+    """One invalid value: where it is (`loc`), why (`msg`) and a machine-readable `type`."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    """The body of a 422."""
+
+    detail: list[ValidationErrorItem]
+
+
+class UserRegister(_Input):
+    username: Username
+    email: Email
+    password: Password
+
+
+class UserLogin(_Input):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+
+class PasswordChange(_Input):
+    current_password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+    new_password: Password
+
+
+class UserToken(BaseModel):
+    """A user and a fresh bearer token for them."""
+
+    id: uuid.UUID
+    username: str
+    email: str
+    token: str
+
+
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=URL_MAX_LENGTH,
+        description="http:// or https:// URL with a host and no credentials",
+        examples=["https://example.com/health"],
+    ),
+]
+Name = Annotated[str, Field(max_length=NAME_MAX_LENGTH)]
+Interval = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_INTERVAL_SECONDS,
+        description="Seconds between checks; at least MIN_INTERVAL_SECONDS (default 10)",
+    ),
+]
+Timeout = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
+        description="Seconds a check may take; at most the interval",
+    ),
+]
+
+
+class WebsiteCreate(_Input):
+    url: Url
+    name: Name | None = None
+    interval_seconds: Interval | None = Field(
+        default=None, description="Default DEFAULT_INTERVAL_SECONDS (180)"
+    )
+    timeout_seconds: Timeout | None = Field(
+        default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
+    )
+    enabled: bool = True
+
+
+class WebsiteUpdate(_Input):
+    """Fields to change; an absent field keeps its value, `name: null` clears the name."""
+
+    url: Url | None = None
+    name: Name | None = None
+    interval_seconds: Interval | None = None
+    timeout_seconds: Timeout | None = None
+    enabled: bool | None = None
+
+    @field_validator("url", "interval_seconds", "timeout_seconds", "enabled", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Validators do not run on defaults, so this only refuses an explicit null.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class WebsitePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    name: str | None
+    interval_seconds: int
+    timeout_seconds: int
+    enabled: bool
+    created_at: datetime
+    next_check_at: datetime
+
+
+class WebsitePage(BaseModel):
+    """One page of the caller's websites, oldest first."""
+
+    items: list[WebsitePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class TickPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    region_id: str
+    status: Status
+    status_code: int | None
+    response_time_ms: int | None
+    error: str | None
+    checked_at: datetime
+
+
+class TickPage(BaseModel):
+    """Ticks newest first; pass `next_before` as `before` for the next page (null: no more)."""
+
+    items: list[TickPublic]
+    next_before: datetime | None
+
+
+class RegionStatus(BaseModel):
+    region_id: str
+    status: Status
+    status_code: int | None
+    response_time_ms: int | None
+    error: str | None
+    checked_at: datetime
+
+
+class WebsiteStatusPublic(BaseModel):
+    """A website's overall status and the latest state seen from each region."""
+
+    id: uuid.UUID
+    url: str
+    status: Status
+    last_checked_at: datetime | None
+    regions: list[RegionStatus]
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    database: str = Field(examples=["ok"])
+    redis: str = Field(examples=["ok", "not configured"])
+
+
+class HealthError(ErrorResponse):
+    database: str
+    redis: str

@@ -1,0 +1,21 @@
+"""The typed object the API keeps on `app.state.core`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from betteruptime.config import Settings
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What request handlers need, opened once by the lifespan."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    jwt_secret: str
+    redis: aioredis.Redis | None

@@ -1,0 +1,71 @@
+"""The FastAPI application: create_app(settings) wires routes, errors and the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from betteruptime.api.errors import install_error_handlers
+from betteruptime.api.routes import health, status, users, websites
+from betteruptime.api.state import AppState
+from betteruptime.config import Settings, resolve_jwt_secret
+from betteruptime.db.migrate import upgrade_to_head
+from betteruptime.db.session import create_engine, create_sessionmaker
+from betteruptime.log import get_logger
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """Return the API app; it migrates the database and opens connections at start."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        db = create_engine(settings.sqlalchemy_url) if engine is None else engine
+        redis: aioredis.Redis | None = None
+        try:
+            await upgrade_to_head(db)
+            secret, generated = resolve_jwt_secret(settings)
+            if generated:
+                log.warning(
+                    "JWT_SECRET is not set; using a secret generated in DATA_DIR. "
+                    "Multi-node deployments must set the same JWT_SECRET on every API node.",
+                    secret_file=str(settings.data_dir / "jwt_secret"),
+                )
+            if settings.redis_connection_url:
+                redis = aioredis.from_url(
+                    settings.redis_connection_url, socket_connect_timeout=3, socket_timeout=3
+                )
+            app.state.core = AppState(
+                settings=settings,
+                engine=db,
+                sessionmaker=create_sessionmaker(db),
+                jwt_secret=secret,
+                redis=redis,
+            )
+            log.info("api started", database=db.url.render_as_string(hide_password=True))
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            if own_engine:
+                await db.dispose()
+
+    app = FastAPI(
+        title="BetterUptime",
+        version=version("betteruptime"),
+        summary="Multi-region website uptime monitor",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(users.router)
+    app.include_router(websites.router)
+    app.include_router(status.router)
+    app.include_router(health.router)
+    return app
