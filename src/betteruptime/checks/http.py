@@ -1,0 +1,196 @@
+"""The HTTP check: one GET with a fresh connection, redirects and the SSRF guard on every hop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from types import TracebackType
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
+
+from betteruptime.checks.errors import CheckRefused, describe
+from betteruptime.checks.guard import GuardedResolver, guarded_socket_factory
+from betteruptime.checks.result import CheckResult
+from betteruptime.checks.targets import TargetPolicy, parse_ip_literal
+from betteruptime.log import get_logger
+from betteruptime.status import Status
+
+log = get_logger(__name__)
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_SCHEMES = frozenset({"http", "https"})
+_READ_CHUNK = 16384
+
+
+class _Progress:
+    """What a check learned before it ended, so a timeout can still report it."""
+
+    __slots__ = ("elapsed", "status_code")
+
+    def __init__(self) -> None:
+        self.status_code: int | None = None
+        self.elapsed: float | None = None
+
+
+class HttpChecker:
+    """Checks URLs with one shared session; every check opens its own connection."""
+
+    def __init__(
+        self,
+        policy: TargetPolicy,
+        *,
+        max_body_bytes: int = 65536,
+        max_redirects: int = 5,
+        resolver: AbstractResolver | None = None,
+        user_agent: str = "BetterUptime/0.1",
+    ) -> None:
+        self._policy = policy
+        self._max_body_bytes = max(0, max_body_bytes)
+        self._max_redirects = max(0, max_redirects)
+        self._inner_resolver = resolver
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> HttpChecker:
+        self._get_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created on first use rather than in __init__: aiohttp wants a running loop, and
+        # callers build checkers in plain constructors. No await between the test and the
+        # assignment, so concurrent first checks still share one session.
+        if self._session is None:
+            if self._closed:
+                raise RuntimeError("HttpChecker is closed")
+            connector = aiohttp.TCPConnector(
+                # The worker bounds concurrency itself; a connector limit would only queue.
+                limit=0,
+                # A fresh connection per check, so connect and TLS time are measured for real
+                # and a server cannot hand one check's connection to the next.
+                force_close=True,
+                resolver=GuardedResolver(self._policy, self._inner_resolver),
+                socket_factory=guarded_socket_factory(self._policy),
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                # Checks of different users' sites must never share cookies.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": self._user_agent, "Accept-Encoding": "identity"},
+                # The body is read raw and bounded; no decompression bomb can expand it.
+                auto_decompress=False,
+                # The whole check runs under asyncio.timeout; aiohttp's own timers would
+                # only add per-request cost (and round timeouts above 5 s up to seconds).
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
+                read_bufsize=min(max(self._max_body_bytes, 16384), 262144),
+                trust_env=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session and its connector; later checks raise RuntimeError."""
+        self._closed = True
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def check(self, url: str, timeout_seconds: float) -> CheckResult:
+        """Return UP or DOWN for one GET of url; network faults become DOWN, never raise."""
+        checked_at = datetime.now(UTC)
+        session = self._get_session()
+        progress = _Progress()
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                await self._fetch(session, url, started, progress)
+        except TimeoutError:
+            error = "timeout"
+        except (aiohttp.ClientError, OSError, ValueError, CheckRefused) as exc:
+            error = describe(exc)
+        except Exception as exc:  # a bug must not take the worker's batch down with it
+            log.warning("check_failed_unexpectedly", error_type=type(exc).__name__)
+            error = describe(exc)
+
+        response_time_ms = None if progress.elapsed is None else round(progress.elapsed * 1000)
+        code = progress.status_code
+        if error is None and code is not None and 200 <= code <= 399:
+            return CheckResult(Status.UP, checked_at, code, response_time_ms)
+        if error is None:
+            error = f"status {code}"
+        return CheckResult(Status.DOWN, checked_at, code, response_time_ms, error)
+
+    async def _fetch(
+        self, session: aiohttp.ClientSession, url: str, started: float, progress: _Progress
+    ) -> None:
+        target = URL(url)
+        if target.scheme not in _SCHEMES:
+            raise CheckRefused("unsupported URL scheme")
+        redirects = 0
+        while True:
+            target = self._guard_literal(target)
+            async with session.get(target, allow_redirects=False) as response:
+                # `get` returns once the status line and headers are in: time to first byte.
+                progress.elapsed = time.perf_counter() - started
+                progress.status_code = response.status
+                location = response.headers.get("Location")
+                if response.status in _REDIRECT_STATUSES and location:
+                    if redirects >= self._max_redirects:
+                        raise CheckRefused("too many redirects")
+                    redirects += 1
+                    target = _redirect_target(response.url, location)
+                    # Leaving the block drops this hop's connection unread (force_close).
+                    continue
+                await self._read_bounded(response)
+                return
+
+    def _guard_literal(self, target: URL) -> URL:
+        """Return target with a canonical IP host, or raise CheckRefused when it is blocked.
+
+        aiohttp connects to IP literals without asking the resolver, and getaddrinfo would
+        read odd notations (0x7f.1, 127.1) as IPv4 too; so the literal is decided here the
+        way the socket layer would decide it, checked, and written back canonically.
+        """
+        host = target.raw_host
+        if not host:
+            raise CheckRefused("invalid URL")
+        address = parse_ip_literal(host)
+        if address is None:
+            return target  # a name: the guarded resolver checks what it resolves to
+        reason = self._policy.blocked_reason(address)
+        if reason is not None:
+            raise CheckRefused(f"blocked: {reason}")
+        canonical = str(address)
+        return target if canonical == host else target.with_host(canonical)
+
+    async def _read_bounded(self, response: aiohttp.ClientResponse) -> None:
+        """Read and discard at most max_body_bytes of the body; the rest is never read."""
+        remaining = self._max_body_bytes
+        content = response.content
+        while remaining > 0:
+            chunk = await content.read(min(remaining, _READ_CHUNK))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+
+
+def _redirect_target(current: URL, location: str) -> URL:
+    """Return the absolute URL a Location header points to, if it is http(s)."""
+    try:
+        target = current.join(URL(location))
+    except ValueError as exc:
+        raise CheckRefused("invalid redirect location") from exc
+    if target.scheme not in _SCHEMES:
+        raise CheckRefused(f"blocked: redirect to a non-HTTP URL scheme {target.scheme[:20]!r}")
+    return target
