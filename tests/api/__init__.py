@@ -1,0 +1,1 @@
+"""HTTP API tests, each run against SQLite and PostgreSQL."""
