@@ -1,0 +1,189 @@
+"""Batch writes of check results: ticks plus the latest state per (website, region)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime
+from betteruptime.status import Status
+
+
+@dataclass(frozen=True, slots=True)
+class TickRow:
+    """One check result of one message, ready to store."""
+
+    website_id: uuid.UUID
+    message_id: str
+    status: Status
+    status_code: int | None
+    response_time_ms: int | None
+    error: str | None
+    scheduled_at: datetime | None
+    checked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """How many ticks were new (not redeliveries) and how many status rows changed."""
+
+    inserted: int
+    status_updated: int
+
+
+# One statement, so one round trip and one implicit transaction: ticks and website_status
+# are written together or not at all. Rows of websites deleted meanwhile are dropped by
+# the join instead of failing the batch on the foreign key. Status rows are upserted in
+# website_id order so two workers writing overlapping batches lock rows in the same order
+# (no deadlock), and an older result never overwrites a newer one.
+_PG_WRITE = """
+WITH r AS (
+    SELECT r.*
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
+                $7::timestamptz[], $8::timestamptz[])
+         AS r(website_id, message_id, status, status_code, response_time_ms, error,
+              scheduled_at, checked_at)
+    JOIN website w ON w.id = r.website_id
+), ins AS (
+    INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
+                              error, scheduled_at, checked_at, message_id)
+    SELECT website_id, $9, status, status_code, response_time_ms, error, scheduled_at,
+           checked_at, message_id
+    FROM r
+    ORDER BY message_id
+    ON CONFLICT (region_id, message_id) DO NOTHING
+    RETURNING 1
+), st AS (
+    INSERT INTO website_status AS s (website_id, region_id, status, status_code,
+                                     response_time_ms, error, checked_at, changed_at)
+    SELECT DISTINCT ON (website_id) website_id, $9, status, status_code, response_time_ms,
+           error, checked_at, checked_at
+    FROM r
+    ORDER BY website_id, checked_at DESC
+    ON CONFLICT (website_id, region_id) DO UPDATE SET
+        status = EXCLUDED.status,
+        status_code = EXCLUDED.status_code,
+        response_time_ms = EXCLUDED.response_time_ms,
+        error = EXCLUDED.error,
+        checked_at = EXCLUDED.checked_at,
+        changed_at = CASE WHEN s.status = EXCLUDED.status THEN s.changed_at
+                          ELSE EXCLUDED.checked_at END
+    WHERE s.checked_at < EXCLUDED.checked_at
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM st) AS status_updated
+"""
+
+_SQLITE_TICK = text(
+    """
+    INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
+                              error, scheduled_at, checked_at, message_id)
+    SELECT :website_id, :region_id, :status, :status_code, :response_time_ms, :error,
+           :scheduled_at, :checked_at, :message_id
+    WHERE EXISTS (SELECT 1 FROM website WHERE id = :website_id)
+    ON CONFLICT (region_id, message_id) DO NOTHING
+    """
+).bindparams(
+    bindparam("website_id", type_=Uuid()),
+    bindparam("scheduled_at", type_=UTCDateTime()),
+    bindparam("checked_at", type_=UTCDateTime()),
+)
+
+_SQLITE_STATUS = text(
+    """
+    INSERT INTO website_status (website_id, region_id, status, status_code, response_time_ms,
+                                error, checked_at, changed_at)
+    SELECT :website_id, :region_id, :status, :status_code, :response_time_ms, :error,
+           :checked_at, :checked_at
+    WHERE EXISTS (SELECT 1 FROM website WHERE id = :website_id)
+    ON CONFLICT (website_id, region_id) DO UPDATE SET
+        status = excluded.status,
+        status_code = excluded.status_code,
+        response_time_ms = excluded.response_time_ms,
+        error = excluded.error,
+        checked_at = excluded.checked_at,
+        changed_at = CASE WHEN website_status.status = excluded.status
+                          THEN website_status.changed_at ELSE excluded.checked_at END
+    WHERE website_status.checked_at < excluded.checked_at
+    """
+).bindparams(
+    bindparam("website_id", type_=Uuid()),
+    bindparam("checked_at", type_=UTCDateTime()),
+)
+
+
+def _error(value: str | None) -> str | None:
+    return value[:ERROR_MAX_LENGTH] if value is not None else None
+
+
+async def write_ticks(engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]) -> WriteResult:
+    """Store a batch of results atomically; redelivered messages are no-op inserts."""
+    if not rows:
+        return WriteResult(0, 0)
+    if engine.dialect.name == "postgresql":
+        return await _write_postgres(engine, region_id, rows)
+    return await _write_sqlite(engine, region_id, rows)
+
+
+async def _write_postgres(
+    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
+) -> WriteResult:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        apg: Any = raw.driver_connection
+        record = await apg.fetchrow(
+            _PG_WRITE,
+            [r.website_id for r in rows],
+            [r.message_id for r in rows],
+            [r.status.value for r in rows],
+            [r.status_code for r in rows],
+            [r.response_time_ms for r in rows],
+            [_error(r.error) for r in rows],
+            [r.scheduled_at for r in rows],
+            [r.checked_at for r in rows],
+            region_id,
+        )
+    return WriteResult(int(record["inserted"]), int(record["status_updated"]))
+
+
+async def _write_sqlite(
+    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
+) -> WriteResult:
+    params = [
+        {
+            "website_id": r.website_id,
+            "region_id": region_id,
+            "status": r.status.value,
+            "status_code": r.status_code,
+            "response_time_ms": r.response_time_ms,
+            "error": _error(r.error),
+            "scheduled_at": r.scheduled_at,
+            "checked_at": r.checked_at,
+            "message_id": r.message_id,
+        }
+        for r in rows
+    ]
+    async with engine.begin() as conn:
+        ticks = await conn.execute(_SQLITE_TICK, params)
+        status = await conn.execute(
+            _SQLITE_STATUS, sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
+        )
+    return WriteResult(max(ticks.rowcount, 0), max(status.rowcount, 0))
+
+
+async def register_region(engine: AsyncEngine, region_id: str, name: str | None = None) -> bool:
+    """Insert the region unless it exists; return True when this call created it."""
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    # ON CONFLICT DO NOTHING: two workers of a new region starting at once both succeed.
+    stmt = insert(Region).values(id=region_id, name=name or region_id)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["id"])
+    async with engine.begin() as conn:
+        result = await conn.execute(stmt)
+    return bool(result.rowcount)

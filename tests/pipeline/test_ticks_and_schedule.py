@@ -1,0 +1,184 @@
+"""Batch tick writes (invariant 2) and claiming due websites, on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from betteruptime.db.models import Region, Website, WebsiteStatus
+from betteruptime.db.schedule import claim_due, next_due_at
+from betteruptime.db.ticks import TickRow, register_region, write_ticks
+from betteruptime.status import Status
+from tests.pipeline.helpers import create_user, create_websites, ticks
+
+
+def row(website_id: uuid.UUID, message_id: str, status: Status, at: datetime) -> TickRow:
+    return TickRow(
+        website_id=website_id,
+        message_id=message_id,
+        status=status,
+        status_code=200 if status is Status.UP else 503,
+        response_time_ms=12,
+        error=None if status is Status.UP else "status 503",
+        scheduled_at=at - timedelta(seconds=1),
+        checked_at=at,
+    )
+
+
+async def status_row(engine: AsyncEngine, website_id: uuid.UUID) -> WebsiteStatus:
+    async with engine.connect() as conn:
+        result = await conn.execute(
+            select(WebsiteStatus.__table__).where(WebsiteStatus.website_id == website_id)
+        )
+        return WebsiteStatus(**result.one()._mapping)
+
+
+async def test_register_region_is_idempotent_and_race_safe(engine: AsyncEngine) -> None:
+    created = await asyncio.gather(*(register_region(engine, "eu-west-1") for _ in range(5)))
+    assert sum(created) == 1
+    assert await register_region(engine, "eu-west-1") is False
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(Region.id))).scalars().all() == ["eu-west-1"]
+
+
+async def test_redelivered_message_is_a_no_op_insert(engine: AsyncEngine) -> None:
+    owner = await create_user(engine)
+    (site,) = await create_websites(engine, owner, ["http://127.0.0.1:1/"])
+    await register_region(engine, "eu")
+    await register_region(engine, "us")
+    t0 = datetime.now(UTC)
+    first = await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)])
+    again = await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)])
+    other_region = await write_ticks(engine, "us", [row(site, "1-0", Status.UP, t0)])
+    assert (first.inserted, again.inserted, other_region.inserted) == (1, 0, 1)
+    assert len(await ticks(engine)) == 2
+
+
+async def test_status_keeps_changed_at_until_a_flip_and_ignores_older_results(
+    engine: AsyncEngine,
+) -> None:
+    owner = await create_user(engine)
+    (site,) = await create_websites(engine, owner, ["http://127.0.0.1:1/"])
+    await register_region(engine, "eu")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)])
+    await write_ticks(engine, "eu", [row(site, "2-0", Status.UP, t0 + timedelta(seconds=10))])
+    st = await status_row(engine, site)
+    assert (st.status, st.checked_at, st.changed_at) == (Status.UP, t0 + timedelta(seconds=10), t0)
+
+    await write_ticks(engine, "eu", [row(site, "3-0", Status.DOWN, t0 + timedelta(seconds=20))])
+    st = await status_row(engine, site)
+    assert (st.status, st.changed_at, st.error) == (
+        Status.DOWN,
+        t0 + timedelta(seconds=20),
+        "status 503",
+    )
+
+    # A late result (claimed from a dead worker) is stored as a tick but is not "latest".
+    late = await write_ticks(
+        engine, "eu", [row(site, "2-5", Status.UP, t0 + timedelta(seconds=15))]
+    )
+    assert late.inserted == 1
+    st = await status_row(engine, site)
+    assert (st.status, st.checked_at) == (Status.DOWN, t0 + timedelta(seconds=20))
+
+    # Two results of one website in one batch: the newest wins.
+    await write_ticks(
+        engine,
+        "eu",
+        [
+            row(site, "5-0", Status.UP, t0 + timedelta(seconds=40)),
+            row(site, "4-0", Status.DOWN, t0 + timedelta(seconds=30)),
+        ],
+    )
+    st = await status_row(engine, site)
+    assert (st.status, st.checked_at, st.changed_at) == (
+        Status.UP,
+        t0 + timedelta(seconds=40),
+        t0 + timedelta(seconds=40),
+    )
+
+
+async def test_a_deleted_website_does_not_fail_the_batch(engine: AsyncEngine) -> None:
+    owner = await create_user(engine)
+    kept, gone = await create_websites(
+        engine, owner, ["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]
+    )
+    await register_region(engine, "eu")
+    async with engine.begin() as conn:
+        await conn.execute(delete(Website).where(Website.id == gone))
+    now = datetime.now(UTC)
+    result = await write_ticks(
+        engine,
+        "eu",
+        [row(kept, "1-0", Status.UP, now), row(gone, "1-1", Status.UP, now)],
+    )
+    assert result.inserted == 1
+    assert [t.website_id for t in await ticks(engine)] == [kept]
+
+
+async def test_claim_moves_due_websites_forward_by_their_own_interval(
+    engine: AsyncEngine,
+) -> None:
+    owner = await create_user(engine)
+    now = datetime.now(UTC)
+    on_time = now - timedelta(seconds=2)
+    (a,) = await create_websites(engine, owner, ["http://a/"], interval=30, next_check_at=on_time)
+    (b,) = await create_websites(
+        engine, owner, ["http://b/"], interval=10, next_check_at=now - timedelta(hours=3)
+    )
+    await create_websites(engine, owner, ["http://c/"], next_check_at=now + timedelta(minutes=1))
+    await create_websites(engine, owner, ["http://d/"], next_check_at=on_time, enabled=False)
+
+    async with claim_due(engine, now, 100) as due:
+        pass
+    by_id = {d.id: d for d in due}
+    assert set(by_id) == {a, b}
+    # On time: the slot is kept, the next one is exactly one interval later.
+    assert abs(by_id[a].scheduled_at - on_time) < timedelta(milliseconds=5)
+    assert abs(by_id[a].next_check_at - (on_time + timedelta(seconds=30))) < timedelta(
+        milliseconds=5
+    )
+    # Far behind: one check now and the next one interval later, no catch-up burst.
+    assert abs(by_id[b].scheduled_at - now) < timedelta(milliseconds=5)
+    assert abs(by_id[b].next_check_at - (now + timedelta(seconds=10))) < timedelta(milliseconds=5)
+
+    async with claim_due(engine, now, 100) as again:
+        pass
+    assert again == []
+    assert await next_due_at(engine) is not None
+
+
+async def test_claim_is_bounded_and_rolled_back_when_enqueueing_fails(
+    engine: AsyncEngine,
+) -> None:
+    owner = await create_user(engine)
+    await create_websites(engine, owner, [f"http://x/{i}" for i in range(7)])
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    with pytest.raises(RuntimeError):
+        async with claim_due(engine, now, 5) as due:
+            assert len(due) == 5
+            raise RuntimeError("redis went away")
+    seen = set()
+    for _ in range(2):
+        async with claim_due(engine, now, 5) as due:
+            seen |= {d.id for d in due}
+    assert len(seen) == 7
+
+
+async def test_next_due_at_ignores_disabled_websites(engine: AsyncEngine) -> None:
+    owner = await create_user(engine)
+    assert await next_due_at(engine) is None
+    soon = datetime.now(UTC) + timedelta(seconds=5)
+    (site,) = await create_websites(engine, owner, ["http://a/"], next_check_at=soon)
+    await create_websites(engine, owner, ["http://b/"], next_check_at=soon, enabled=False)
+    found = await next_due_at(engine)
+    assert found is not None and abs(found - soon) < timedelta(milliseconds=5)
+    async with engine.begin() as conn:
+        await conn.execute(update(Website).where(Website.id == site).values(enabled=False))
+    assert await next_due_at(engine) is None
