@@ -1,0 +1,1 @@
+"""The pusher: turns due websites into jobs on the check stream."""
