@@ -24,7 +24,10 @@ def validate_target_url(
         raise InputError(loc, f"must be at most {URL_MAX_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         raise InputError(loc, "must not contain spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise InputError(loc, "is not a valid URL") from None
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise InputError(loc, "must start with http:// or https://")
     if "@" in parts.netloc:
