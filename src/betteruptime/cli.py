@@ -71,3 +71,50 @@ def migrate() -> None:
         get_logger(__name__).info("migrated", database=engine.url.render_as_string())
 
     _run(run)
+
+
+@main.command()
+def pusher() -> None:
+    """Enqueue due websites onto the stream (needs DATABASE_URL and REDIS_ADDR/REDIS_URL)."""
+    from betteruptime.worker.runtime import run_pusher
+
+    settings = _settings_or_exit()
+    if not settings.redis_connection_url:
+        click.echo("betteruptime: the pusher needs REDIS_ADDR or REDIS_URL", err=True)
+        sys.exit(2)
+    configure_logging(settings.log_level, component="pusher")
+    _run(lambda: run_pusher(settings))
+
+
+@main.command()
+def worker() -> None:
+    """Check websites for region REGION_ID as consumer WORKER_ID (needs Redis)."""
+    from betteruptime.worker.runtime import run_worker
+
+    settings = _settings_or_exit()
+    if not settings.region_id:
+        click.echo("betteruptime: the worker needs REGION_ID, e.g. REGION_ID=us-east-1", err=True)
+        sys.exit(2)
+    if not settings.redis_connection_url:
+        click.echo("betteruptime: the worker needs REDIS_ADDR or REDIS_URL", err=True)
+        sys.exit(2)
+    configure_logging(
+        settings.log_level,
+        component="worker",
+        region=settings.region_id,
+        worker=settings.consumer_name,
+    )
+    region_id = settings.region_id
+    _run(lambda: run_worker(settings, region_id))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+def serve(host: str, port: int) -> None:
+    """Run API, pusher and one worker in one process (SQLite and in-process queue by default)."""
+    from betteruptime.worker.runtime import run_serve
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, component="serve")
+    _run(lambda: run_serve(settings, host, port))

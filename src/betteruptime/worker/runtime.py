@@ -1,0 +1,178 @@
+"""Process wiring of `betteruptime pusher`, `worker` and `serve`: settings in, tasks run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Generator
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from betteruptime.checks.http import HttpChecker
+from betteruptime.checks.targets import TargetPolicy
+from betteruptime.config import Settings
+from betteruptime.db.session import create_engine
+from betteruptime.log import get_logger
+from betteruptime.queue.base import CheckQueue
+from betteruptime.queue.local import LocalQueue
+from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.pusher import Pusher, PusherConfig
+from betteruptime.worker.consumer import Worker, WorkerConfig
+from betteruptime.worker.metrics import PusherMetrics, WorkerMetrics, serve_metrics
+
+DEFAULT_SERVE_REGION = "local"
+
+
+def make_queue(settings: Settings) -> CheckQueue:
+    """Return the Redis stream queue when Redis is configured, else the in-process one."""
+    url = settings.redis_connection_url
+    return RedisStreamQueue.from_url(url, settings.stream_key) if url else LocalQueue()
+
+
+def make_checker(settings: Settings) -> HttpChecker:
+    """Return the HTTP checker with the SSRF policy of the settings."""
+    policy = TargetPolicy(
+        allow_private=settings.allow_private_targets,
+        allowed_networks=settings.allowed_target_networks,
+    )
+    return HttpChecker(
+        policy, max_body_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects
+    )
+
+
+def make_pusher(
+    settings: Settings, engine: AsyncEngine, queue: CheckQueue, metrics: PusherMetrics
+) -> Pusher:
+    """Return a pusher configured from the settings."""
+    config = PusherConfig(
+        batch_size=settings.pusher_batch_size,
+        poll_seconds=settings.pusher_poll_seconds,
+        stream_maxlen=settings.stream_maxlen,
+    )
+    return Pusher(engine, queue, config, metrics)
+
+
+def make_worker(
+    settings: Settings,
+    engine: AsyncEngine,
+    queue: CheckQueue,
+    checker: HttpChecker,
+    region_id: str,
+    metrics: WorkerMetrics,
+) -> Worker:
+    """Return a worker of region_id named WORKER_ID (or host-pid), configured from settings."""
+    config = WorkerConfig(
+        region_id=region_id,
+        worker_id=settings.consumer_name,
+        concurrency=settings.worker_concurrency,
+        batch_size=settings.worker_batch_size,
+        claim_idle_seconds=settings.claim_idle_seconds,
+        max_deliveries=settings.max_deliveries,
+    )
+    return Worker(engine, queue, checker, config, metrics)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
+    """Set stop on SIGTERM or SIGINT while the block runs."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def run_pusher(settings: Settings) -> None:
+    """Run the pusher until SIGTERM/SIGINT."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=2)
+    queue = make_queue(settings)
+    metrics = PusherMetrics()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
+    stop = asyncio.Event()
+    try:
+        with stop_on_signals(stop):
+            await make_pusher(settings, engine, queue, metrics).run(stop)
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings, region_id: str) -> None:
+    """Run one worker of region_id until SIGTERM/SIGINT, then drain and return."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=4)
+    queue = make_queue(settings)
+    checker = make_checker(settings)
+    metrics = WorkerMetrics()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
+    stop = asyncio.Event()
+    try:
+        with stop_on_signals(stop):
+            await make_worker(settings, engine, queue, checker, region_id, metrics).run(stop)
+    finally:
+        await checker.close()
+        await queue.close()
+        await engine.dispose()
+
+
+async def run_serve(settings: Settings, host: str, port: int) -> None:
+    """Run the API, the pusher and one worker in this process and event loop."""
+    import uvicorn
+
+    from betteruptime.app import create_app
+    from betteruptime.db.migrate import upgrade_to_head
+
+    class _Server(uvicorn.Server):
+        # Signals are handled once, below, for all three components; uvicorn's own
+        # handlers would re-raise the signal after its shutdown and kill the process.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    log = get_logger(__name__).bind(component="serve")
+    engine = create_engine(settings.sqlalchemy_url)
+    queue = make_queue(settings)
+    checker = make_checker(settings)
+    region_id = settings.region_id or DEFAULT_SERVE_REGION
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
+    stop = asyncio.Event()
+    try:
+        # Migrate before the pusher and worker start, so they never meet a missing table.
+        await upgrade_to_head(engine)
+        app = create_app(settings, engine=engine)
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        server = _Server(config)
+        pusher = make_pusher(settings, engine, queue, PusherMetrics())
+        worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        log.info(
+            "serving",
+            url=f"http://{host}:{port}",
+            queue=type(queue).__name__,
+            database=engine.url.render_as_string(hide_password=True),
+            region=region_id,
+        )
+        with stop_on_signals(stop):
+            api_task = asyncio.create_task(server.serve())
+            tasks = [
+                asyncio.create_task(pusher.run(stop)),
+                asyncio.create_task(worker.run(stop)),
+            ]
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait([api_task, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            server.should_exit = True
+            await asyncio.gather(api_task, *tasks)
+    finally:
+        await checker.close()
+        await queue.close()
+        await engine.dispose()
+    log.info("stopped")
