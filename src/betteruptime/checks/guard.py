@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Callable
 from ipaddress import ip_address
@@ -32,6 +33,9 @@ class GuardedResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         """Return the allowed answers for host; raise BlockedAddressError when none is."""
         answers = await self._inner.resolve(host, port, family)
+        if not answers:
+            # aiohttp expects at least one answer or an error.
+            raise OSError(0, "no address for host")
         allowed: list[ResolveResult] = []
         first_reason: str | None = None
         for answer in answers:
@@ -59,9 +63,15 @@ def guarded_socket_factory(
     future path that reaches connect() still has to create its socket here first.
     """
 
+    # Destinations repeat from one check to the next; parsing the address string and
+    # walking the range tables once per distinct address keeps connect() cheap.
+    @functools.lru_cache(maxsize=4096)
+    def reason_for(host: str) -> str | None:
+        return _reason_for(policy, host)
+
     def factory(addr_info: tuple[Any, Any, int, str, tuple[Any, ...]]) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
-        reason = _reason_for(policy, str(sockaddr[0]))
+        reason = reason_for(str(sockaddr[0]))
         if reason is not None:
             raise BlockedAddressError(reason)
         return socket.socket(family, type_, proto)

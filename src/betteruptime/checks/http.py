@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import UTC, datetime
 from types import TracebackType
@@ -54,6 +55,8 @@ class HttpChecker:
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        # Per-checker cache: the same few thousand hosts are checked over and over.
+        self._decide_host = functools.lru_cache(maxsize=4096)(self._decide_host_uncached)
 
     async def __aenter__(self) -> HttpChecker:
         self._get_session()
@@ -165,14 +168,17 @@ class HttpChecker:
         host = target.raw_host
         if not host:
             raise CheckRefused("invalid URL")
-        address = parse_ip_literal(host)
-        if address is None:
-            return target  # a name: the guarded resolver checks what it resolves to
-        reason = self._policy.blocked_reason(address)
+        canonical, reason = self._decide_host(host)
         if reason is not None:
             raise CheckRefused(f"blocked: {reason}")
-        canonical = str(address)
-        return target if canonical == host else target.with_host(canonical)
+        return target if canonical is None or canonical == host else target.with_host(canonical)
+
+    def _decide_host_uncached(self, host: str) -> tuple[str | None, str | None]:
+        """Return (canonical IP text or None for a name, blocked reason or None)."""
+        address = parse_ip_literal(host)
+        if address is None:
+            return None, None  # a name: the guarded resolver checks what it resolves to
+        return str(address), self._policy.blocked_reason(address)
 
     async def _read_bounded(self, response: aiohttp.ClientResponse) -> None:
         """Read and discard at most max_body_bytes of the body; the rest is never read."""
