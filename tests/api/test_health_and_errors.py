@@ -1,0 +1,133 @@
+"""Health probe (200, and 503 never 500 when a dependency is gone) and the JSON error rules."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from betteruptime.app import create_app
+from tests.api.conftest import Api, AppFactory, Client, make_settings
+from tests.api.tcp_proxy import TcpProxy
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_healthz_ok(api: Api) -> None:
+    response = await api.http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "not configured"}
+
+
+async def test_healthz_checks_redis_when_configured(
+    start_api: AppFactory, redis_prefix: str, redis_url: str
+) -> None:
+    async with start_api(redis_url=redis_url) as api:
+        response = await api.http.get("/healthz")
+        assert response.status_code == 200
+        assert response.json()["redis"] == "ok"
+
+
+async def test_healthz_is_503_when_redis_is_unreachable(start_api: AppFactory) -> None:
+    async with start_api(redis_addr=f"127.0.0.1:{_closed_port()}") as api:
+        response = await api.http.get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {
+            "detail": "unavailable",
+            "database": "ok",
+            "redis": "unavailable",
+        }
+
+
+async def _assert_database_down(http: httpx.AsyncClient, user: Client) -> None:
+    response = await http.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unavailable"
+    assert response.json()["detail"] == "unavailable"
+    # An ordinary request says the database is unavailable, not "internal server error".
+    listing = await user.get("/websites")
+    assert listing.status_code == 503, listing.text
+    assert "detail" in listing.json()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_healthz_is_503_when_the_sqlite_file_is_gone(api: Api, owner: Client) -> None:
+    assert (await api.http.get("/healthz")).status_code == 200
+    path = Path(api.state.engine.url.database or "")
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    # A directory where the file was: SQLite cannot quietly create a new empty database.
+    path.mkdir()
+    try:
+        await _assert_database_down(api.http, owner)
+    finally:
+        shutil.rmtree(path)
+
+
+@pytest.mark.postgres
+async def test_healthz_is_503_when_postgres_is_unreachable(
+    migrated_postgres_url: str, tmp_path: Path
+) -> None:
+    parts = urlsplit(migrated_postgres_url)
+    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    netloc = f"{parts.username or 'postgres'}@127.0.0.1:{proxy.port}"
+    proxied = urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
+    app = create_app(make_settings(tmp_path, proxied))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+                assert (await http.get("/healthz")).status_code == 200
+                register = await http.post(
+                    "/user/register",
+                    json={"username": "pguser", "email": "pg@example.com", "password": "x" * 8},
+                )
+                user = Client(http, {"Authorization": f"Bearer {register.json()['token']}"})
+                await proxy.close()
+                await _assert_database_down(http, user)
+    finally:
+        await proxy.close()
+
+
+async def test_unknown_path_and_method_are_json(api: Api) -> None:
+    missing = await api.http.get("/nope")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+    wrong_method = await api.http.put("/websites")
+    assert wrong_method.status_code == 405 and "detail" in wrong_method.json()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_unhandled_error_is_a_bare_json_500(api: Api) -> None:
+    async def explode() -> None:
+        raise RuntimeError("internal-detail-that-must-not-leak")
+
+    api.app.add_api_route("/test-explode", explode)
+    response = await api.http.get("/test-explode")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+    assert "internal-detail" not in response.text and "Traceback" not in response.text
+
+
+async def test_validation_errors_never_echo_input(api: Api) -> None:
+    response = await api.http.post(
+        "/user/register",
+        json={"username": "ok-name", "email": "not-an-email", "password": "pw-secret"},
+    )
+    assert response.status_code == 422
+    assert "not-an-email" not in response.text and "pw-secret" not in response.text
+    assert all("input" not in item for item in response.json()["detail"])
+
+
+async def test_docs_and_openapi_are_served(api: Api) -> None:
+    assert (await api.http.get("/docs")).status_code == 200
+    schema = (await api.http.get("/openapi.json")).json()
+    assert schema["info"]["title"] == "BetterUptime"
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]

@@ -1,0 +1,203 @@
+"""Status from website_status rows (freshness and the overall rule) and tick paging."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from betteruptime.db.models import Region, WebsiteStatus, WebsiteTick
+from betteruptime.status import FRESHNESS_GRACE, Status
+from tests.api.conftest import Api, Client, create_website
+
+INTERVAL = 60
+STALE_AGE = 2 * timedelta(seconds=INTERVAL) + FRESHNESS_GRACE + timedelta(seconds=5)
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def _add_regions(api: Api, *ids: str) -> None:
+    async with api.session() as session:
+        session.add_all(Region(id=rid, name=rid.upper()) for rid in ids)
+        await session.commit()
+
+
+async def _set_status(
+    api: Api,
+    website_id: str,
+    region_id: str,
+    status: Status,
+    age: timedelta,
+    *,
+    status_code: int | None = 200,
+    error: str | None = None,
+) -> datetime:
+    checked_at = datetime.now(UTC) - age
+    async with api.session() as session:
+        await session.merge(
+            WebsiteStatus(
+                website_id=uuid.UUID(website_id),
+                region_id=region_id,
+                status=status,
+                status_code=status_code,
+                response_time_ms=42,
+                error=error,
+                checked_at=checked_at,
+                changed_at=checked_at,
+            )
+        )
+        await session.commit()
+    return checked_at
+
+
+async def test_status_is_unknown_before_any_tick(owner: Client) -> None:
+    site = await create_website(owner, interval_seconds=INTERVAL)
+    response = await owner.get(f"/status/{site['id']}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": site["id"],
+        "url": site["url"],
+        "status": "UNKNOWN",
+        "last_checked_at": None,
+        "regions": [],
+    }
+
+
+async def test_status_follows_fresh_regions_and_ignores_stale_ones(api: Api, owner: Client) -> None:
+    site = await create_website(owner, interval_seconds=INTERVAL)
+    path = f"/status/{site['id']}"
+    await _add_regions(api, "eu", "us")
+
+    # Both regions fresh and UP: UP.
+    await _set_status(api, site["id"], "eu", Status.UP, timedelta(seconds=5))
+    newest = await _set_status(api, site["id"], "us", Status.UP, timedelta(seconds=1))
+    body = (await owner.get(path)).json()
+    assert body["status"] == "UP"
+    assert _ts(body["last_checked_at"]) == newest
+    assert [r["region_id"] for r in body["regions"]] == ["eu", "us"]
+    assert body["regions"][0] == {
+        "region_id": "eu",
+        "status": "UP",
+        "status_code": 200,
+        "response_time_ms": 42,
+        "error": None,
+        "checked_at": body["regions"][0]["checked_at"],
+    }
+
+    # One of two fresh regions DOWN: half say DOWN, so DOWN.
+    await _set_status(
+        api,
+        site["id"],
+        "us",
+        Status.DOWN,
+        timedelta(seconds=1),
+        status_code=None,
+        error="connection refused",
+    )
+    body = (await owner.get(path)).json()
+    assert body["status"] == "DOWN"
+    assert body["regions"][1]["error"] == "connection refused"
+
+    # The DOWN region goes stale: it is UNKNOWN and only the fresh UP region counts.
+    await _set_status(api, site["id"], "us", Status.DOWN, STALE_AGE)
+    body = (await owner.get(path)).json()
+    assert [r["status"] for r in body["regions"]] == ["UP", "UNKNOWN"]
+    assert body["status"] == "UP"
+
+    # Every region stale: UNKNOWN overall, the last check time still reported.
+    stale_at = await _set_status(api, site["id"], "eu", Status.UP, STALE_AGE)
+    body = (await owner.get(path)).json()
+    assert body["status"] == "UNKNOWN"
+    assert [r["status"] for r in body["regions"]] == ["UNKNOWN", "UNKNOWN"]
+    assert _ts(body["last_checked_at"]) >= stale_at
+
+
+async def test_freshness_uses_the_websites_interval(api: Api, owner: Client) -> None:
+    # The same 3-minute-old tick is fresh for a 10-minute interval, stale for a 1-minute one.
+    slow = await create_website(owner, "https://slow.example.com", interval_seconds=600)
+    fast = await create_website(owner, "https://fast.example.com", interval_seconds=60)
+    await _add_regions(api, "eu")
+    for site in (slow, fast):
+        await _set_status(api, site["id"], "eu", Status.UP, timedelta(minutes=3))
+    assert (await owner.get(f"/status/{slow['id']}")).json()["status"] == "UP"
+    assert (await owner.get(f"/status/{fast['id']}")).json()["status"] == "UNKNOWN"
+
+
+async def _add_ticks(api: Api, website_id: str, count: int) -> list[datetime]:
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    times = [base + timedelta(seconds=10 * i) for i in range(count)]
+    async with api.session() as session:
+        session.add_all(
+            WebsiteTick(
+                website_id=uuid.UUID(website_id),
+                region_id="eu" if i % 2 else "us",
+                status=Status.DOWN if i % 3 == 0 else Status.UP,
+                status_code=500 if i % 3 == 0 else 200,
+                response_time_ms=i,
+                error=None,
+                checked_at=when,
+                message_id=f"{i}-0",
+            )
+            for i, when in enumerate(times)
+        )
+        await session.commit()
+    return times
+
+
+async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) -> None:
+    site = await create_website(owner)
+    await _add_regions(api, "eu", "us")
+    times = await _add_ticks(api, site["id"], 7)
+    path = f"/website/{site['id']}/ticks"
+
+    first = (await owner.get(path, params={"limit": 3})).json()
+    assert [_ts(t["checked_at"]) for t in first["items"]] == times[::-1][:3]
+    assert first["items"][0] == {
+        "region_id": "us",
+        "status": "DOWN",
+        "status_code": 500,
+        "response_time_ms": 6,
+        "error": None,
+        "checked_at": first["items"][0]["checked_at"],
+    }
+
+    seen: list[datetime] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, str | int] = {"limit": 3}
+        if cursor is not None:
+            params["before"] = cursor
+        page = (await owner.get(path, params=params)).json()
+        seen += [_ts(t["checked_at"]) for t in page["items"]]
+        cursor = page["next_before"]
+        if cursor is None:
+            break
+    assert seen == times[::-1]  # all seven, newest first, none twice
+
+    # `before` without an offset is read as UTC.
+    naive = times[3].replace(tzinfo=None).isoformat()
+    older = (await owner.get(path, params={"before": naive})).json()["items"]
+    assert [_ts(t["checked_at"]) for t in older] == times[:3][::-1]
+
+
+async def test_ticks_page_size_is_bounded(api: Api, owner: Client) -> None:
+    site = await create_website(owner)
+    await _add_regions(api, "eu", "us")
+    await _add_ticks(api, site["id"], 3)
+    path = f"/website/{site['id']}/ticks"
+    assert len((await owner.get(path)).json()["items"]) == 3
+    assert (await owner.get(path, params={"limit": 100})).status_code == 200
+    for params in ({"limit": 0}, {"limit": 101}, {"before": "yesterday"}, {"before": "1e999"}):
+        response = await owner.get(path, params=params)
+        assert response.status_code == 422, params
+        assert response.json()["detail"][0]["loc"][0] == "query"
+
+
+async def test_ticks_of_another_users_website_are_404(
+    api: Api, owner: Client, other: Client
+) -> None:
+    site = await create_website(owner)
+    await _add_regions(api, "eu", "us")
+    await _add_ticks(api, site["id"], 2)
+    assert (await other.get(f"/website/{site['id']}/ticks")).status_code == 404
