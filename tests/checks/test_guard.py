@@ -288,3 +288,16 @@ async def test_guarded_resolver_refuses_when_every_answer_is_blocked() -> None:
         await resolver.resolve("meta.test", 80)
     assert "metadata" in str(caught.value)
     assert str(caught.value).startswith("blocked:")
+
+
+async def test_link_local_with_zone_is_blocked() -> None:
+    async with HttpChecker(TargetPolicy()) as checker:
+        result = await checker.check("http://[fe80::1%25lo]:9/", TIMEOUT)
+    assert result.error is not None and result.error.startswith("blocked: link-local")
+
+
+async def test_name_without_addresses_is_a_dns_error() -> None:
+    async with HttpChecker(TargetPolicy(), resolver=StaticResolver({"empty.test": []})) as checker:
+        result = await checker.check("http://empty.test/", TIMEOUT)
+    assert result.status is Status.DOWN
+    assert result.error is not None and result.error.startswith("dns: ")

@@ -115,13 +115,16 @@ class HttpChecker:
         progress = _Progress()
         started = time.perf_counter()
         error: str | None = None
+        deadline = asyncio.timeout(timeout_seconds)
         try:
-            async with asyncio.timeout(timeout_seconds):
+            async with deadline:
                 await self._fetch(session, url, started, progress)
         except TimeoutError:
             error = "timeout"
         except (aiohttp.ClientError, OSError, ValueError, CheckRefused) as exc:
-            error = describe(exc)
+            # A library may turn the deadline's cancellation into its own error on the way
+            # out; the deadline is still the reason.
+            error = "timeout" if deadline.expired() else describe(exc)
         except Exception as exc:  # a bug must not take the worker's batch down with it
             log.warning("check_failed_unexpectedly", error_type=type(exc).__name__)
             error = describe(exc)
