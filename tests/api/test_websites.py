@@ -154,14 +154,46 @@ async def test_bad_url_is_422_on_create_and_patch(api: Api, owner: Client, url: 
     [
         "http://example.com",
         "HTTPS://EXAMPLE.COM/Path?q=1#frag",
-        "http://127.0.0.1:8080/health",
-        "http://[2001:db8::1]:8443/",
+        "http://93.184.215.14:8080/health",
+        "http://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/",
         "https://bücher.example/",
         "https://example.com/" + "a" * 2028,  # exactly 2,048 characters
     ],
 )
 async def test_good_urls_are_accepted(owner: Client, url: str) -> None:
     assert (await create_website(owner, url))["url"] == url
+
+
+BLOCKED_TARGETS = [
+    "http://127.0.0.1/",
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://localhost:6379/",
+    "http://10.0.0.5/admin",
+    "http://169.254.169.254/latest/meta-data/",
+]
+
+
+@pytest.mark.parametrize("url", BLOCKED_TARGETS)
+async def test_blocked_literal_hosts_are_422(api: Api, owner: Client, url: str) -> None:
+    site = await create_website(owner)
+    snapshot = await api.snapshot()
+    created = await owner.post("/website", json={"url": url})
+    patched = await owner.patch(f"/website/{site['id']}", json={"url": url})
+    assert created.status_code == patched.status_code == 422
+    assert "not an allowed target" in created.json()["detail"][0]["msg"]
+    assert await api.snapshot() == snapshot
+
+
+async def test_allow_private_targets_lets_private_hosts_in(start_api: AppFactory) -> None:
+    async with start_api(allow_private_targets=True) as api:
+        owner = await api.make_user("owner")
+        await create_website(owner, "http://127.0.0.1:8080/health")
+        await create_website(owner, "http://10.0.0.5/")
+        # Metadata stays blocked even then.
+        metadata = await owner.post("/website", json={"url": "http://169.254.169.254/"})
+        assert metadata.status_code == 422
 
 
 BAD_FIELDS: list[tuple[str, dict[str, Any]]] = [

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from betteruptime.api.errors import InputError
 from betteruptime.api.schemas import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
+from betteruptime.checks.targets import TargetPolicy, literal_host_blocked
 from betteruptime.config import Settings
 from betteruptime.db.models import URL_MAX_LENGTH
 
@@ -18,8 +19,7 @@ def validate_target_url(
     url: str, settings: Settings, loc: tuple[str, ...] = ("body", "url")
 ) -> str:
     """Return the URL when a check may target it; raise InputError (a 422) otherwise."""
-    # The single gate for every URL a user gives: a literal-host address check belongs here.
-    del settings  # not needed yet; the address policy (ALLOW_PRIVATE_TARGETS …) will be
+    # The single gate for every URL a user gives, on create and on change.
     if len(url) > URL_MAX_LENGTH:
         raise InputError(loc, f"must be at most {URL_MAX_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
@@ -41,6 +41,15 @@ def validate_target_url(
         raise InputError(loc, "has an invalid port") from None
     if not _valid_host(host, bracketed=parts.netloc.split(":")[0].startswith("[")):
         raise InputError(loc, "has an invalid host")
+    # Refuse early what the checker would refuse anyway (it re-checks every address it
+    # connects to, since a DNS name can point anywhere): 127.1, [::ffff:10.0.0.1], localhost.
+    policy = TargetPolicy(
+        allow_private=settings.allow_private_targets,
+        allowed_networks=settings.allowed_target_networks,
+    )
+    reason = literal_host_blocked(url, policy)
+    if reason is not None:
+        raise InputError(loc, f"is not an allowed target: {reason}")
     return url
 
 
