@@ -389,3 +389,23 @@ async def test_closed_checker_refuses_new_checks(site: str) -> None:
     await checker.close()
     with pytest.raises(RuntimeError):
         await checker.check(f"{site}/ok", 5)
+
+
+async def test_failure_after_a_redirect_does_not_report_the_redirect_status() -> None:
+    port = closed_port()
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"http://127.0.0.1:{port}/")
+
+    app = web.Application()
+    app.router.add_get("/", redirect)
+    runner = await start_app(app)
+    try:
+        async with HttpChecker(LOCAL) as checker:
+            result = await checker.check(f"http://127.0.0.1:{app_port(runner)}/", 5)
+    finally:
+        await runner.cleanup()
+    assert result.status is Status.DOWN
+    assert result.error == "connection refused"
+    assert result.status_code is None
+    assert result.response_time_ms is None

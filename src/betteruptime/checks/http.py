@@ -155,6 +155,9 @@ class HttpChecker:
                     if redirects >= self._max_redirects:
                         raise CheckRefused("too many redirects")
                     redirects += 1
+                    # What a hop answered is not the site's answer: a later failure must
+                    # not be reported with this hop's 3xx and timing.
+                    progress.status_code = progress.elapsed = None
                     target = _redirect_target(response.url, location)
                     # Leaving the block drops this hop's connection unread (force_close).
                     continue
