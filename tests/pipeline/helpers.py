@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import insert, select
@@ -118,3 +125,161 @@ async def http_targets(slow_seconds: float = 3.0) -> AsyncIterator[Targets]:
         yield targets
     finally:
         await runner.cleanup()
+
+
+def betteruptime_bin() -> str:
+    """Return the path of the installed `betteruptime` command of this interpreter."""
+    return str(Path(sys.executable).parent / "betteruptime")
+
+
+def spawn(
+    args: list[str], env: dict[str, str], log_path: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `betteruptime ARGS` with only env (plus PATH and HOME), output to log_path."""
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            [betteruptime_bin(), *args], env={**base, **env}, stdout=out, stderr=out, cwd=cwd
+        )
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Poll predicate until it is true; fail the test with what after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+async def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    """Send SIGTERM, wait for the exit and return its code (SIGKILL after timeout)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    return proc.returncode
+
+
+class TcpProxy:
+    """A loopback TCP proxy the test can cut (drop and refuse connections) and restore."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.cut = False
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    def sever(self) -> None:
+        """Drop every open connection and refuse new ones until restore()."""
+        self.cut = True
+        for w in list(self._writers):
+            w.transport.abort()
+        self._writers.clear()
+
+    def restore(self) -> None:
+        """Forward new connections again."""
+        self.cut = False
+
+    async def close(self) -> None:
+        """Stop listening and drop everything."""
+        self.sever()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Return its redis:// URL."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        """Start it empty and wait until it answers."""
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", self.port)
+                w.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.05)
+        raise AssertionError("private redis-server did not start")
+
+    def kill(self) -> None:
+        """Kill it (its data is gone: nothing is saved)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def stream_entries(client: Any, key: str) -> list[tuple[str, dict[str, str]]]:
+    """Return every entry of a stream (client decoding responses) as (id, fields)."""
+    entries: Any = await client.xrange(key)
+    return [(str(mid), dict(fields)) for mid, fields in entries or []]
+
+
+async def pending_ids(client: Any, key: str, group: str) -> set[str]:
+    """Return the ids the group has delivered and not acknowledged."""
+    detail: Any = await client.xpending_range(key, group, "-", "+", 1_000_000)
+    return {str(p["message_id"]) for p in detail}

@@ -1,0 +1,63 @@
+"""Acceptance 6: `betteruptime serve` in an empty folder, no environment, reports UP in seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from tests.pipeline.helpers import free_port, http_targets, spawn, stop_process, wait_for
+
+
+async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> None:
+    port = free_port()
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    log = tmp_path / "serve.log"
+    proc = spawn(
+        ["serve", "--port", str(port)],
+        {"ALLOW_PRIVATE_TARGETS": "true"},
+        log,
+        cwd=folder,
+    )
+    try:
+        async with (
+            http_targets() as targets,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as api,
+        ):
+
+            async def up() -> bool:
+                try:
+                    return (await api.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await wait_for(up, 20, "serve to listen")
+            reply = await api.post(
+                "/user/register",
+                json={"username": "carol", "email": "carol@example.com", "password": "pw-123456!"},
+            )
+            assert reply.status_code == 201, reply.text
+            api.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+            reply = await api.post(
+                "/website", json={"url": targets.url("/up"), "interval_seconds": 10}
+            )
+            assert reply.status_code == 201, reply.text
+            website_id = reply.json()["id"]
+            started = asyncio.get_running_loop().time()
+
+            async def reported_up() -> bool:
+                body = (await api.get(f"/status/{website_id}")).json()
+                return bool(body["status"] == "UP" and body["regions"][0]["region_id"] == "local")
+
+            await wait_for(reported_up, 5, "GET /status to report UP")
+            assert asyncio.get_running_loop().time() - started < 5
+            assert targets.hits["/up"] >= 1
+    finally:
+        code = await stop_process(proc)
+    output = log.read_text()
+    assert code == 0, output
+    assert (folder / "data" / "betteruptime.db").exists()
+    assert '"queue": "LocalQueue"' in output
+    assert '"worker stopped"' in output

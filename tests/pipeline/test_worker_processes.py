@@ -1,0 +1,142 @@
+"""Invariant 1 with real processes: SIGKILL mid-batch loses nothing, SIGTERM drains cleanly."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.pusher import Pusher, PusherConfig
+from betteruptime.worker.metrics import PusherMetrics
+from tests.pipeline.helpers import (
+    Targets,
+    create_user,
+    create_websites,
+    http_targets,
+    spawn,
+    stop_process,
+    stream_entries,
+    ticks,
+    wait_for,
+)
+
+REGION = "eu-west-1"
+
+
+@dataclass
+class Setup:
+    engine: AsyncEngine
+    redis: aioredis.Redis
+    key: str
+    targets: Targets
+    env: dict[str, str]
+
+
+@pytest.fixture
+async def setup(
+    pg_engine: AsyncEngine, fresh_postgres_url: str, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Setup]:
+    key = f"{redis_prefix}Websites"
+    env = {
+        "DATABASE_URL": fresh_postgres_url,
+        "REDIS_URL": redis_url,
+        "STREAM_KEY": key,
+        "REGION_ID": REGION,
+        "ALLOW_PRIVATE_TARGETS": "true",
+        "CLAIM_IDLE_SECONDS": "1",
+        "LOG_LEVEL": "INFO",
+    }
+    client = aioredis.from_url(redis_url, decode_responses=True)
+    async with http_targets(slow_seconds=2.5) as targets:
+        yield Setup(pg_engine, client, key, targets, env)
+    await client.aclose()
+
+
+async def push_all(s: Setup) -> list[str]:
+    """Push every due website once; return the stream's message ids."""
+    queue = RedisStreamQueue.from_url(s.env["REDIS_URL"], s.key)
+    try:
+        pusher = Pusher(s.engine, queue, PusherConfig(), PusherMetrics(CollectorRegistry()))
+        await pusher.push_due()
+    finally:
+        await queue.close()
+    return [mid for mid, _ in await stream_entries(s.redis, s.key)]
+
+
+async def pending(s: Setup) -> int:
+    summary = await s.redis.xpending(s.key, REGION)
+    return int(summary["pending"])
+
+
+async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
+    setup: Setup, tmp_path: Path
+) -> None:
+    s = setup
+    owner = await create_user(s.engine)
+    # Half answer at once (written and acked before the kill), half are still in flight.
+    urls = [s.targets.url(f"/fast/{i}") for i in range(15)]
+    urls += [s.targets.url(f"/slow/{i}") for i in range(15)]
+    await create_websites(s.engine, owner, urls, interval=300, timeout=10)
+    message_ids = await push_all(s)
+    assert len(message_ids) == 30
+
+    first = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")
+    try:
+
+        async def fast_written_slow_in_flight() -> bool:
+            if len(await ticks(s.engine)) < 15:
+                return False
+            return await pending(s) == 15 and s.targets.hits.get("/slow/0", 0) == 1
+
+        await wait_for(fast_written_slow_in_flight, 20, "fast ticks stored, slow in flight")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert len(await ticks(s.engine)) == 15
+    assert await pending(s) == 15  # no ack of what was not stored
+
+    second = spawn(["worker"], {**s.env, "WORKER_ID": "w2"}, tmp_path / "w2.log")
+    try:
+
+        async def all_stored() -> bool:
+            return len(await ticks(s.engine)) == 30 and await pending(s) == 0
+
+        await wait_for(all_stored, 20, "the second worker to claim and store the rest")
+    finally:
+        assert await stop_process(second) == 0
+    stored = [t.message_id for t in await ticks(s.engine)]
+    assert sorted(stored) == sorted(message_ids)
+    assert "claimed idle messages" in (tmp_path / "w2.log").read_text()
+
+
+async def test_sigterm_finishes_in_flight_checks_then_writes_and_acks(
+    setup: Setup, tmp_path: Path
+) -> None:
+    s = setup
+    owner = await create_user(s.engine)
+    await create_websites(
+        s.engine, owner, [s.targets.url(f"/slow/{i}") for i in range(10)], interval=300, timeout=10
+    )
+    message_ids = await push_all(s)
+    worker = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")
+    try:
+
+        async def in_flight() -> bool:
+            return sum(s.targets.hits.values()) == 10
+
+        await wait_for(in_flight, 20, "checks in flight")
+        assert len(await ticks(s.engine)) == 0
+    finally:
+        code = await stop_process(worker)
+    assert code == 0
+    assert sorted(t.message_id for t in await ticks(s.engine)) == sorted(message_ids)
+    assert await pending(s) == 0
+    log = (tmp_path / "w1.log").read_text()
+    assert '"worker stopped"' in log
