@@ -16,7 +16,7 @@ from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime
 from betteruptime.status import Status
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per check, and frozen __init__ is slow
 class TickRow:
     """One check result of one message, ready to store."""
 

@@ -16,6 +16,7 @@ from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.log import get_logger
 from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
+from betteruptime.status import Status
 from betteruptime.worker.metrics import WorkerMetrics
 from betteruptime.worker.recovery import recover_forever
 
@@ -85,6 +86,7 @@ class Worker:
         self._slots_changed = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._draining = asyncio.Event()
+        metrics.in_flight.set_function(lambda: self._in_flight)
         self.stored = 0
 
     # -- reading and dispatching -------------------------------------------------------
@@ -147,7 +149,6 @@ class Worker:
     def _start_check(self, message_id: str, job: CheckJob) -> None:
         self._held.add(message_id)
         self._in_flight += 1
-        self._metrics.in_flight.inc()
         task = asyncio.create_task(self._check(message_id, job))
         self._checks.add(task)
         task.add_done_callback(self._checks.discard)
@@ -164,7 +165,6 @@ class Worker:
             return
         finally:
             self._in_flight -= 1
-            self._metrics.in_flight.dec()
             self._slots_changed.set()
         self._metrics.check_latency.observe(time.perf_counter() - started)
         self._metrics.queue_lag.observe((result.checked_at - job.scheduled_at).total_seconds())
@@ -265,8 +265,9 @@ class Worker:
             break
         self.stored += len(rows)
         self._metrics.batch_size.observe(len(rows))
-        for row in rows:
-            self._metrics.checks.labels(row.status.value).inc()
+        up = sum(1 for row in rows if row.status is Status.UP)
+        self._metrics.checks.labels(Status.UP.value).inc(up)
+        self._metrics.checks.labels(Status.DOWN.value).inc(len(rows) - up)
         self._log.info("batch written", ticks=len(rows), new=result.inserted)
         return True
 
