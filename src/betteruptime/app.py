@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.api.errors import install_error_handlers
+from betteruptime.api.openapi import install_openapi
 from betteruptime.api.routes import health, status, users, websites
 from betteruptime.api.state import AppState
 from betteruptime.config import Settings, resolve_jwt_secret
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app, settings)
     app.include_router(users.router)
     app.include_router(websites.router)
     app.include_router(status.router)

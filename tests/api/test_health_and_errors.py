@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -131,3 +132,33 @@ async def test_docs_and_openapi_are_served(api: Api) -> None:
     schema = (await api.http.get("/openapi.json")).json()
     assert schema["info"]["title"] == "BetterUptime"
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+async def test_body_that_is_not_utf8_is_422_not_400(api: Api, owner: Client) -> None:
+    for path in ("/user/register", "/user/login", "/user/password", "/website"):
+        response = await owner.post(
+            path, content=b"\xe9\x9d;T\x80", headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, path
+        assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+async def test_405_lists_every_method_of_the_path(api: Api, owner: Client) -> None:
+    response = await owner.request("PUT", f"/website/{uuid.uuid4()}")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "DELETE, GET, PATCH"
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
+async def test_openapi_states_the_interval_minimum_of_the_settings(
+    start_api: AppFactory,
+) -> None:
+    async with start_api(min_interval_seconds=45, default_interval_seconds=60) as api:
+        schemas = (await api.http.get("/openapi.json")).json()["components"]["schemas"]
+        for model in ("WebsiteCreate", "WebsiteUpdate"):
+            prop = schemas[model]["properties"]["interval_seconds"]
+            integer = next(v for v in [prop, *prop.get("anyOf", [])] if v.get("type") == "integer")
+            assert integer["minimum"] == 45, model
+        # PATCH fields may be omitted but not null, and the document says so.
+        for name in ("url", "interval_seconds", "timeout_seconds", "enabled"):
+            assert "anyOf" not in schemas["WebsiteUpdate"]["properties"][name], name

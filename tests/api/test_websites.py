@@ -209,6 +209,7 @@ BAD_FIELDS: list[tuple[str, dict[str, Any]]] = [
     ("name as number", {"name": 5}),
     ("enabled as string", {"enabled": "yes"}),
     ("enabled as 1", {"enabled": 1}),
+    ("interval as bool", {"interval_seconds": True}),
     ("url as list", {"url": ["https://example.org"]}),
     ("unknown field", {"owner_id": str(uuid.uuid4())}),
 ]
@@ -276,6 +277,12 @@ async def test_interval_minimum_comes_from_the_apps_settings(
         assert "between 60 and 86400" in too_short.json()["detail"][0]["msg"]
         site = await create_website(owner, "https://b.example.com")
         assert site["interval_seconds"] == 300
+
+
+async def test_whole_number_floats_count_as_integers(owner: Client) -> None:
+    # JSON Schema (and so the OpenAPI document) treats 60.0 as an integer.
+    site = await create_website(owner, interval_seconds=60.0, timeout_seconds=5.0)
+    assert (site["interval_seconds"], site["timeout_seconds"]) == (60, 5)
 
 
 async def test_short_interval_without_timeout_gets_a_timeout_that_fits(owner: Client) -> None:

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betteruptime.api.schemas import ErrorResponse, ValidationErrorResponse
@@ -69,6 +72,36 @@ def _clean(error: dict[str, Any]) -> dict[str, Any]:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(status_code=422, content={"detail": [_clean(e) for e in exc.errors()]})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI's answer to a JSON body that is not even text (invalid UTF-8): to a
+        # client that is the same mistake as malformed JSON, so the same 422.
+        item = {"loc": ["body"], "msg": "body is not valid UTF-8 JSON", "type": "json_invalid"}
+        return JSONResponse(status_code=422, content={"detail": [item]})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; list every method.
+        return JSONResponse(
+            status_code=405, content={"detail": exc.detail}, headers={"Allow": _allowed(request)}
+        )
+    return await http_exception_handler(request, exc)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> str:
+    # Ask the router which methods fully match this path (it nests included routers, so
+    # reading their method lists directly would miss some). A bare scope: the request's
+    # own carries routing state that short-cuts matches().
+    allowed = []
+    for method in _METHODS:
+        probe = {"type": "http", "path": request.scope["path"], "root_path": "", "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _input_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -145,6 +178,7 @@ class CatchAllMiddleware:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the JSON error handlers and the catch-all 500 on the app."""
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(DBAPIError, _dbapi_error)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from betteruptime.db.models import URL_MAX_LENGTH
 from betteruptime.status import Status
@@ -32,6 +32,23 @@ def _check_email(value: str) -> str:
     return value.lower()
 
 
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 60.0 as an integer, so the API does too; 60.5 and "60" stay errors.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _iso_time(value: Any) -> Any:
+    # Pydantic would read "1700000000" as a Unix time; the documented form is ISO 8601 only.
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 time, e.g. 2030-01-01T00:00:00Z")
+    return value
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
+
 Username = Annotated[
     str,
     Field(
@@ -44,7 +61,12 @@ Username = Annotated[
 ]
 Email = Annotated[
     str,
-    Field(min_length=3, max_length=320, examples=["alice@example.com"]),
+    Field(
+        min_length=3,
+        max_length=320,
+        examples=["alice@example.com"],
+        json_schema_extra={"format": "email"},
+    ),
     AfterValidator(_check_email),
 ]
 Password = Annotated[
@@ -120,6 +142,7 @@ Interval = Annotated[
         le=MAX_INTERVAL_SECONDS,
         description="Seconds between checks; at least MIN_INTERVAL_SECONDS (default 10)",
     ),
+    BeforeValidator(_whole_number),
 ]
 Timeout = Annotated[
     int,
@@ -128,6 +151,7 @@ Timeout = Annotated[
         le=MAX_TIMEOUT_SECONDS,
         description="Seconds a check may take; at most the interval",
     ),
+    BeforeValidator(_whole_number),
 ]
 
 
@@ -143,8 +167,23 @@ class WebsiteCreate(_Input):
     enabled: bool = True
 
 
+_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled")
+
+
+def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
+    # The fields are optional but not nullable; say so in OpenAPI, as `_not_null` enforces.
+    for name in _NOT_NULLABLE:
+        prop = schema["properties"][name]
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        prop.pop("default", None)
+
+
 class WebsiteUpdate(_Input):
     """Fields to change; an absent field keeps its value, `name: null` clears the name."""
+
+    model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
 
     url: Url | None = None
     name: Name | None = None

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import responses
 from betteruptime.api.schemas import (
+    IsoTime,
     TickPage,
     TickPublic,
     WebsiteCreate,
@@ -134,7 +135,7 @@ async def list_ticks(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     before: Annotated[
-        datetime | None,
+        IsoTime | None,
         Query(description="Only ticks checked before this time (ISO 8601; UTC if no offset)"),
     ] = None,
 ) -> TickPage:

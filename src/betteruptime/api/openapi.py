@@ -1,0 +1,31 @@
+"""The OpenAPI document, with the limits that come from this app's settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from betteruptime.config import Settings
+
+
+def install_openapi(app: FastAPI, settings: Settings) -> None:
+    """Make /openapi.json state the settings' interval minimum, as the routes enforce it."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for name in ("WebsiteCreate", "WebsiteUpdate"):
+                _set_minimum(schema, name, "interval_seconds", settings.min_interval_seconds)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _set_minimum(schema: dict[str, Any], model: str, field: str, minimum: int) -> None:
+    prop = schema["components"]["schemas"][model]["properties"][field]
+    for variant in [prop, *prop.get("anyOf", [])]:
+        if variant.get("type") == "integer":
+            variant["minimum"] = minimum
