@@ -65,6 +65,7 @@ async def test_websites_get_ticks_from_both_regions_and_status_reports_them(
 ) -> None:
     engine = create_engine(settings.sqlalchemy_url)
     queues: list[RedisStreamQueue] = []
+    checkers: list[HttpChecker] = []
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     async with http_targets(slow_seconds=4) as targets:
@@ -93,10 +94,11 @@ async def test_websites_get_ticks_from_both_regions_and_status_reports_them(
             for region in REGIONS:
                 q = RedisStreamQueue.from_url(settings.redis_url or "", settings.stream_key)
                 queues.append(q)
+                checkers.append(HttpChecker(TargetPolicy(allow_private=True)))
                 worker = Worker(
                     engine,
                     q,
-                    HttpChecker(TargetPolicy(allow_private=True)),
+                    checkers[-1],
                     WorkerConfig(region_id=region, worker_id=f"{region}-1", claim_idle_seconds=5),
                     WorkerMetrics(CollectorRegistry()),
                 )
@@ -113,6 +115,8 @@ async def test_websites_get_ticks_from_both_regions_and_status_reports_them(
             await asyncio.wait_for(asyncio.gather(*tasks), 15)
             for q in queues:
                 await q.close()
+            for checker in checkers:
+                await checker.close()
 
     all_ticks = await ticks(engine)
     await engine.dispose()
