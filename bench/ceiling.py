@@ -27,3 +27,18 @@ async def bare_aiohttp_rate(url: str, *, concurrency: int, seconds: float) -> fl
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return done / elapsed
+
+
+def main() -> None:
+    """Print the bare loop's rate: `python -m bench.ceiling URL CONCURRENCY SECONDS`."""
+    import sys
+
+    import uvloop
+
+    url, concurrency, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    rate = uvloop.run(bare_aiohttp_rate(url, concurrency=concurrency, seconds=seconds))
+    print(f"{rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()

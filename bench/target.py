@@ -69,14 +69,14 @@ def nginx_target() -> Iterator[str]:
         conf.write_text(NGINX_CONF.format(root=root, port=port))
         proc = subprocess.Popen([binary, "-c", str(conf), "-p", root])
         try:
-            _wait_for_port(port)
+            wait_for_port(port)
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()
             proc.wait(timeout=10)
 
 
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

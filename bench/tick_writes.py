@@ -1,0 +1,124 @@
+"""Benchmark 2: the worker's batch tick writer against one INSERT per tick, rows per second."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bench.env import backends
+from bench.fill import add_users, add_websites
+from bench.results import Figure
+from betteruptime.db.ticks import TickRow, register_region, write_ticks
+from betteruptime.status import Status
+
+TARGET_FACTOR = 20.0
+
+# One statement and one implicit transaction per tick, prepared once: the fastest form of
+# what the seed does, so the ratio is not flattered by a slow baseline.
+_ONE_ROW = """
+INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
+                          error, scheduled_at, checked_at, message_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Rows written by each method, and the batch size of the writer."""
+
+    websites: int = 10_000
+    batch_rows: int = 200_000
+    single_rows: int = 10_000
+    batch_size: int = 500
+
+
+QUICK = Sizes(websites=200, batch_rows=2_000, single_rows=200)
+
+
+def _rows(website_ids: list[object], count: int, prefix: str) -> list[TickRow]:
+    now = datetime.now(UTC)
+    return [
+        TickRow(
+            website_id=website_ids[i % len(website_ids)],  # type: ignore[arg-type]
+            message_id=f"{prefix}-{i}",
+            status=Status.UP if i % 10 else Status.DOWN,
+            status_code=200 if i % 10 else 503,
+            response_time_ms=3,
+            error=None if i % 10 else "status 503",
+            scheduled_at=now - timedelta(seconds=1),
+            checked_at=now + timedelta(microseconds=i),
+        )
+        for i in range(count)
+    ]
+
+
+async def run(sizes: Sizes) -> list[Figure]:
+    """Return rows/s of the batch writer with the one-row baseline of the same run."""
+    async with backends("ticks") as b:
+        conn = await b.pg()
+        try:
+            owners = await add_users(conn, 10)
+            await add_websites(
+                conn,
+                owners,
+                "http://127.0.0.1:9",
+                sizes.websites,
+                interval=60,
+                timeout=5,
+                first_due=datetime.now(UTC) + timedelta(days=1),
+            )
+            ids = [r["id"] for r in await conn.fetch("SELECT id FROM website")]
+            await register_region(b.engine, "single")
+            await register_region(b.engine, "batch")
+
+            single = _rows(ids, sizes.single_rows, "s")
+            statement = await conn.prepare(_ONE_ROW)
+            started = time.perf_counter()
+            for r in single:
+                await statement.fetch(
+                    r.website_id,
+                    "single",
+                    r.status.value,
+                    r.status_code,
+                    r.response_time_ms,
+                    r.error,
+                    r.scheduled_at,
+                    r.checked_at,
+                    r.message_id,
+                )
+            single_rate = len(single) / (time.perf_counter() - started)
+        finally:
+            await conn.close()
+
+        batch = _rows(ids, sizes.batch_rows, "b")
+        started = time.perf_counter()
+        for i in range(0, len(batch), sizes.batch_size):
+            await write_ticks(b.engine, "batch", batch[i : i + sizes.batch_size])
+        batch_rate = len(batch) / (time.perf_counter() - started)
+
+        conn = await b.pg()
+        try:
+            stored = await conn.fetchval(
+                "SELECT count(*) FROM website_tick WHERE region_id = 'batch'"
+            )
+        finally:
+            await conn.close()
+        if stored != len(batch):
+            raise RuntimeError(f"batch writer stored {stored} of {len(batch)} rows")
+
+    factor = batch_rate / single_rate
+    return [
+        Figure(
+            benchmark="2 tick writes",
+            name=f"batch writer ({sizes.batch_size}/batch, + website_status), rows/s",
+            value=batch_rate,
+            unit="/s",
+            target=f">= {TARGET_FACTOR:.0f} x one INSERT per tick",
+            met=factor >= TARGET_FACTOR,
+            baseline=single_rate,
+            baseline_name="one INSERT per tick",
+            ratio=factor,
+            details={"batch_rows": len(batch), "single_rows": len(single)},
+        )
+    ]

@@ -1,0 +1,168 @@
+"""Each benchmark still runs end to end at tiny sizes, so none of them can rot unnoticed.
+
+The figures of these runs mean nothing; what is asserted is that every benchmark sets up,
+measures, reports a figure with its target and cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from bench.__main__ import main as bench_cli
+from bench.results import Figure
+from bench.target import nginx_target
+
+UNDER_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="module")
+def nginx_url() -> Iterator[str]:
+    """Return the base URL of a private loopback nginx (skip when nginx is not installed)."""
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and not UNDER_CI:
+        pytest.skip("nginx is not installed; `make bench` installs it")
+    with nginx_target() as url:
+        yield url
+
+
+@pytest.fixture
+def servers(postgres_server_url: str, redis_prefix: str) -> None:
+    """Skip (or fail under CI) when PostgreSQL or Redis is not reachable."""
+
+
+async def _leftovers() -> tuple[list[str], list[str]]:
+    """Return databases and Redis keys that this process's benchmarks left behind."""
+    from bench.env import ADMIN_POSTGRES_URL, CREATED, REDIS_URL
+
+    names = [name for name, _ in CREATED]
+    conn = await asyncpg.connect(ADMIN_POSTGRES_URL)
+    try:
+        rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname = ANY($1)", names)
+    finally:
+        await conn.close()
+    client = aioredis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        keys = [
+            key
+            for _, prefix in CREATED
+            async for key in client.scan_iter(match=f"{prefix}*", count=1000)
+        ]
+    finally:
+        await client.aclose()
+    return [r["datname"] for r in rows], keys
+
+
+def _check(figures: list[Figure], benchmark: str, count: int) -> None:
+    assert len(figures) == count
+    for f in figures:
+        assert f.benchmark.endswith(benchmark)
+        assert f.value == f.value and f.value >= 0  # a number, not NaN
+        assert f.target
+        if f.baseline is not None:
+            assert f.baseline > 0
+            assert f.ratio == pytest.approx(f.value / f.baseline)
+
+
+@pytest.mark.usefixtures("servers")
+async def test_worker_throughput_runs(nginx_url: str) -> None:
+    from bench import worker_throughput
+
+    sizes = dataclasses.replace(worker_throughput.QUICK, websites=600, ceiling_seconds=0.5)
+    figures = await worker_throughput.run(nginx_url, sizes)
+    _check(figures, "worker throughput", 2)
+    assert all(f.details["websites"] == 600 for f in figures)
+
+
+@pytest.mark.usefixtures("servers")
+async def test_tick_writes_runs() -> None:
+    from bench import tick_writes
+
+    _check(await tick_writes.run(tick_writes.QUICK), "tick writes", 1)
+
+
+@pytest.mark.usefixtures("servers")
+async def test_scheduler_runs(nginx_url: str) -> None:
+    from bench import scheduler
+
+    figures = await scheduler.run(nginx_url, scheduler.QUICK)
+    _check(figures, "scheduler", 2)
+    assert figures[1].value > 10  # a real process's RSS in MB
+
+
+@pytest.mark.usefixtures("servers")
+async def test_accuracy_runs(nginx_url: str) -> None:
+    from bench import accuracy
+
+    sizes = dataclasses.replace(accuracy.QUICK, websites=100, interval=1, seconds=2.5)
+    figures = await accuracy.run(nginx_url, sizes)
+    _check(figures, "scheduling accuracy", 2)
+    # 2.5 intervals of 100 websites: about 250 checks were scheduled and stored.
+    assert figures[1].details["checks_measured"] >= 200
+
+
+@pytest.mark.usefixtures("servers")
+async def test_status_reads_runs() -> None:
+    from bench import status_reads
+
+    sizes = dataclasses.replace(status_reads.QUICK, websites=100, seconds=0.5)
+    figures = await status_reads.run(sizes)
+    _check(figures, "status reads", 2)
+    assert figures[0].details["requests_big"] > 0
+
+
+@pytest.mark.usefixtures("servers")
+async def test_memory_runs() -> None:
+    from bench import memory
+
+    sizes = dataclasses.replace(memory.QUICK, concurrency=50, delay_seconds=0.3)
+    figures = await memory.run(sizes)
+    _check(figures, "memory", 1)
+    # The slow target held every check: the worker had all 50 in flight at once.
+    assert figures[0].details["most_in_flight_seen"] == 50
+
+
+@pytest.mark.usefixtures("servers")
+async def test_capacity_runs(nginx_url: str) -> None:
+    from bench import capacity
+
+    sizes = dataclasses.replace(
+        capacity.QUICK, websites=200, interval=1, seconds=2.5, warmup_seconds=0.5
+    )
+    figures = await capacity.run(nginx_url, sizes)
+    _check(figures, "capacity", 3)
+    assert figures[0].details["worker_processes"] == 1
+    assert "postgres" in figures[0].details["cpu_cores_used_by_process"]
+
+
+@pytest.mark.usefixtures("servers")
+def test_command_line_writes_table_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "latest.json"
+    status = bench_cli(
+        ["--only", "ticks", "--quick", "--size", "ticks.batch_rows=500", "--output", str(output)]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "| 2 tick writes | batch writer" in printed
+    document = json.loads(output.read_text())
+    assert document["command"].startswith("python -m bench")
+    [figure] = document["figures"]
+    assert figure["details"]["sizes"]["batch_rows"] == 500
+    assert figure["baseline_name"] == "one INSERT per tick"
+
+
+async def test_no_leftovers_after_benchmarks() -> None:
+    """Runs last in this module: every benchmark dropped its database and Redis keys."""
+    from bench.env import CREATED
+
+    if not CREATED:
+        pytest.skip("no benchmark ran (servers not reachable)")
+    assert await _leftovers() == ([], [])
