@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import pytest
@@ -39,30 +40,33 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """Return a plain postgresql:// URL of a database created for this run, dropped after."""
+@contextmanager
+def _created_database() -> Iterator[str]:
+    """Yield a plain postgresql:// URL of a new, empty database; drop it afterwards."""
     name = f"bu_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         _unavailable("PostgreSQL", exc)
     base, _, _ = ADMIN_POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """Return the URL of a database shared by this whole run."""
+    with _created_database() as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
-    """Return a plain postgresql:// URL of a database created for one test only."""
-    name = f"bu_test_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        _unavailable("PostgreSQL", exc)
-    base, _, _ = ADMIN_POSTGRES_URL.rpartition("/")
-    yield f"{base}/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    """Return the URL of a database created for one test only."""
+    with _created_database() as url:
+        yield url
 
 
 def async_url(plain_url: str) -> str:
