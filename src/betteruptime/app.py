@@ -10,8 +10,12 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.api import metrics
+from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import install_error_handlers
+from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
+from betteruptime.api.ratelimit import make_rate_limits
 from betteruptime.api.routes import health, status, users, websites
 from betteruptime.api.state import AppState
 from betteruptime.config import Settings, resolve_jwt_secret
@@ -49,6 +53,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 sessionmaker=create_sessionmaker(db),
                 jwt_secret=secret,
                 redis=redis,
+                rate_limits=make_rate_limits(settings, redis),
+                metrics=api_metrics,
             )
             log.info("api started", database=db.url.render_as_string(hide_password=True))
             yield
@@ -64,10 +70,17 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         summary="Multi-region website uptime monitor",
         lifespan=lifespan,
     )
+    api_metrics = ApiMetrics()
+    # Order matters: the last middleware added is the outermost. The size limit sits
+    # inside the catch-all so its 413 is never turned into a 500; metrics sit outside
+    # everything so they count the 500s too.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     install_openapi(app, settings)
     app.include_router(users.router)
     app.include_router(websites.router)
     app.include_router(status.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

@@ -8,6 +8,8 @@ from typing import Any
 
 import structlog
 
+from betteruptime.redact import redact_event
+
 
 def configure_logging(level: str = "INFO", **context: Any) -> None:
     """Send JSON lines to stdout, each carrying the given context (component, region …)."""
@@ -34,6 +36,7 @@ def configure_logging(level: str = "INFO", **context: Any) -> None:
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            redact_event,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),

@@ -25,11 +25,19 @@ _DESCRIPTIONS = {
     401: "Missing, malformed, expired or revoked bearer token",
     403: "The current password is wrong",
     404: "No such website for this user (another user's website looks the same)",
-    409: "Conflicts with an existing resource",
+    409: "Conflicts with an existing resource, or a limit on how many there may be",
+    413: "The request body is larger than MAX_REQUEST_BYTES",
     422: "The request is malformed or a value is out of range",
+    429: "Too many attempts; wait the seconds given in Retry-After",
     503: "A backing service (database, Redis) is unavailable",
 }
 _BEARER_CHALLENGE = {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds until another attempt may succeed",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -40,6 +48,8 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         entry: dict[str, Any] = {"model": model, "description": _DESCRIPTIONS[code]}
         if code == 401:
             entry["headers"] = _BEARER_CHALLENGE
+        elif code == 429:
+            entry["headers"] = _RETRY_AFTER
         documented[code] = entry
     return documented
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from betteruptime.api.metrics import ApiMetrics
+from betteruptime.api.ratelimit import RateLimits
 from betteruptime.config import Settings
 
 
@@ -19,3 +21,5 @@ class AppState:
     sessionmaker: async_sessionmaker[AsyncSession]
     jwt_secret: str
     redis: aioredis.Redis | None
+    rate_limits: RateLimits
+    metrics: ApiMetrics

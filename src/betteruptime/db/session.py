@@ -18,12 +18,16 @@ from sqlalchemy.pool import NullPool
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Return an async engine; on SQLite with WAL, a busy timeout and foreign keys on."""
+    # hide_parameters: a database error quotes its statement in logs, never the values
+    # bound to it (password hashes, e-mail addresses, target URLs).
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # NullPool: aiosqlite connections are cheap and a pool would pin them to one loop.
-        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url, poolclass=NullPool, connect_args={"timeout": 30}, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -31,6 +35,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
         # A server that stops answering must not hang a request forever.
         connect_args={"timeout": 10, "command_timeout": 60},
     )

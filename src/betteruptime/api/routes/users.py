@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from betteruptime.api.deps import AppStateDep, CurrentUser, SessionDep
 from betteruptime.api.errors import responses, unauthorized
+from betteruptime.api.ratelimit import limit_per_ip
 from betteruptime.api.schemas import PasswordChange, UserLogin, UserRegister, UserToken
 from betteruptime.api.state import AppState
 from betteruptime.auth.passwords import hash_password, verify_password
@@ -27,9 +28,15 @@ def _user_token(user: User, state: AppState) -> UserToken:
     return UserToken(id=user.id, username=user.username, email=user.email, token=token)
 
 
-@router.post("/register", status_code=201, responses=responses(409, 422))
+@router.post(
+    "/register",
+    status_code=201,
+    responses=responses(409, 413, 422, 429),
+    dependencies=[Depends(limit_per_ip("register"))],
+)
 async def register(body: UserRegister, session: SessionDep, state: AppStateDep) -> UserToken:
     """Create a user; returns the user and a token."""
+    await state.rate_limits.hit("register", "user", body.username.casefold())
     taken = await session.scalar(
         select(User.id).where(or_(User.username == body.username, User.email == body.email))
     )
@@ -53,9 +60,16 @@ async def register(body: UserRegister, session: SessionDep, state: AppStateDep) 
     return _user_token(user, state)
 
 
-@router.post("/login", responses=responses(401, 422))
+@router.post(
+    "/login",
+    responses=responses(401, 413, 422, 429),
+    dependencies=[Depends(limit_per_ip("login"))],
+)
 async def login(body: UserLogin, session: SessionDep, state: AppStateDep) -> UserToken:
     """Check a username and password; returns the user and a new token."""
+    # Per account as well as per address: guesses at one account spread over many
+    # addresses still meet this limit (at the price of a short lockout of that name).
+    await state.rate_limits.hit("login", "user", body.username.casefold())
     user = await session.scalar(select(User).where(User.username == body.username))
     # verify_password costs the same without a user, so timing does not reveal names.
     ok = await asyncio.to_thread(
@@ -66,7 +80,7 @@ async def login(body: UserLogin, session: SessionDep, state: AppStateDep) -> Use
     return _user_token(user, state)
 
 
-@router.post("/password", responses=responses(401, 403, 422))
+@router.post("/password", responses=responses(401, 403, 413, 422))
 async def change_password(
     body: PasswordChange, user: CurrentUser, session: SessionDep, state: AppStateDep
 ) -> UserToken:

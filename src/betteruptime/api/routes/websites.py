@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
@@ -21,7 +22,7 @@ from betteruptime.api.schemas import (
     WebsiteUpdate,
 )
 from betteruptime.api.validation import validate_schedule, validate_target_url
-from betteruptime.db.models import Website, WebsiteTick
+from betteruptime.db.models import User, Website, WebsiteTick
 
 router = APIRouter(tags=["websites"])
 
@@ -29,7 +30,7 @@ MAX_PAGE_SIZE = 100
 _DUPLICATE_URL = "you already monitor this URL"
 
 
-@router.post("/website", status_code=201, responses=responses(401, 409, 422))
+@router.post("/website", status_code=201, responses=responses(401, 409, 413, 422))
 async def create_website(
     body: WebsiteCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> WebsitePublic:
@@ -39,6 +40,15 @@ async def create_website(
     # A short interval with no timeout given gets a timeout that fits inside it.
     timeout = body.timeout_seconds or min(settings.default_timeout_seconds, interval)
     validate_schedule(interval, timeout, settings)
+    await _lock_owner(session, user.id)
+    # Counted after the lock: a concurrent create by the same user waits for our commit,
+    # then counts our row too, so the cap is never overshot.
+    count = await session.scalar(select(func.count()).where(Website.owner_id == user.id))
+    if (count or 0) >= settings.max_websites_per_user:
+        raise HTTPException(
+            status_code=409,
+            detail=f"website limit reached: at most {settings.max_websites_per_user} per user",
+        )
     if await _owner_has_url(session, user.id, url):
         raise HTTPException(status_code=409, detail=_DUPLICATE_URL)
     website = Website(
@@ -85,7 +95,7 @@ async def get_website(website: OwnedWebsite) -> WebsitePublic:
     return WebsitePublic.model_validate(website)
 
 
-@router.patch("/website/{website_id}", responses=responses(401, 404, 409, 422))
+@router.patch("/website/{website_id}", responses=responses(401, 404, 409, 413, 422))
 async def update_website(
     body: WebsiteUpdate, website: OwnedWebsite, session: SessionDep, settings: SettingsDep
 ) -> WebsitePublic:
@@ -152,6 +162,22 @@ async def list_ticks(
     )
     next_before = rows[-1].checked_at if len(rows) == limit else None
     return TickPage(items=[TickPublic.model_validate(t) for t in rows], next_before=next_before)
+
+
+async def _lock_owner(session: SessionDep, owner_id: uuid.UUID) -> None:
+    """Serialise website creation per user until this transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Locks only this user's row: other users create websites concurrently.
+        await session.execute(select(User.id).where(User.id == owner_id).with_for_update())
+    else:
+        # SQLite has one writer and runs reads outside a transaction until the first
+        # write; a no-op write takes the write lock now, so the count below is current.
+        await session.execute(
+            update(User)
+            .where(User.id == owner_id)
+            .values(id=User.id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _owner_has_url(session: SessionDep, owner_id: object, url: str) -> bool:
