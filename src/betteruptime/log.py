@@ -27,6 +27,7 @@ def configure_logging(level: str = "INFO", **context: Any) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_event,
                 structlog.processors.JSONRenderer(),
             ],
         )
