@@ -190,6 +190,8 @@ def test_no_secret_reaches_logs_or_error_bodies(tmp_path: Path, target: str) -> 
 def test_the_log_processor_scrubs_what_code_passes_it(capsys: pytest.CaptureFixture[str]) -> None:
     # The last line of defence, for messages not under our control (driver errors, reprs).
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
     configure_logging("DEBUG", component="test")
     try:
         get_logger("test").warning(
@@ -203,7 +205,9 @@ def test_the_log_processor_scrubs_what_code_passes_it(capsys: pytest.CaptureFixt
         )
         logging.getLogger("some.library").error("cannot reach redis://:%s@cache:6379/0", URL_SECRET)
     finally:
+        # Later tests must not log into this test's (then closed) captured stdout.
         structlog.reset_defaults()
+        root.handlers[:], root.level = saved[0], saved[1]
     out = capsys.readouterr().out
     for secret in (URL_SECRET, token, PASSWORD, NEW_PASSWORD):
         assert secret not in out
