@@ -10,6 +10,8 @@ import structlog
 
 from betteruptime.redact import redact_event
 
+_CHATTY_DRIVERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
+
 
 def configure_logging(level: str = "INFO", **context: Any) -> None:
     """Send JSON lines to stdout, each carrying the given context (component, region …)."""
@@ -33,6 +35,10 @@ def configure_logging(level: str = "INFO", **context: Any) -> None:
         )
     )
     logging.basicConfig(handlers=[handler], level=level, force=True)
+    # Drivers log every statement with its parameters (password hashes, URLs) at DEBUG;
+    # debugging the monitor never needs that, so they stay at INFO or above.
+    for name in _CHATTY_DRIVERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
     structlog.configure(
         processors=[
             *shared,

@@ -40,3 +40,15 @@ def test_structlog_and_stdlib_lines_are_json_with_context(
         assert "timestamp" in line
     assert lines[0]["ticks"] == 3
     assert lines[1]["logger"] == "uvicorn.error"
+
+
+def test_database_drivers_never_log_statement_parameters_even_at_debug(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("DEBUG", component="api")
+    logging.getLogger("aiosqlite").debug("executing %s with ('$argon2id$secret-hash',)", "INSERT")
+    get_logger("betteruptime.test").debug("debug is on")
+
+    out = capsys.readouterr().out
+    assert "secret-hash" not in out
+    assert "debug is on" in out
