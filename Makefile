@@ -31,9 +31,9 @@ lint: $(VENV)/.dev-deps
 test: lint
 	$(BIN)/pytest
 
-## bench: the benchmarks in bench/ (not part of `make test`)
+## bench: the benchmarks in bench/ (not part of `make test`); e.g. BENCH_ARGS="--only worker --quick"
 bench: $(VENV)/.dev-deps
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -84,21 +84,38 @@ async def jobs_for_all(
 async def add_ticks(
     conn: asyncpg.Connection, region_id: str, per_website: int, *, start: int = 0
 ) -> int:
-    """Insert per_website history ticks for every website (one second apart); return rows."""
-    status = await conn.execute(
-        """
-        INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
-                                  error, scheduled_at, checked_at, message_id)
-        SELECT w.id, $1, 'UP', 200, 3, NULL,
-               now() - make_interval(secs => g), now() - make_interval(secs => g),
-               w.id::text || '-' || g
-        FROM website w, generate_series($2::int, $2::int + $3::int - 1) AS g
-        """,
-        region_id,
-        start,
-        per_website,
-    )
-    return int(status.split()[-1])
+    """Insert per_website history ticks for every website (one second apart); return rows.
+
+    The rows are consistent by construction (every website and the region exist), so the
+    foreign-key triggers are skipped where allowed (superuser): queued per row until the
+    end of the statement, they made a 10-million-row fill take minutes longer.
+    """
+    inserted = 0
+    chunk = 100
+    for first in range(start, start + per_website, chunk):
+        count = min(chunk, start + per_website - first)
+        async with conn.transaction():
+            try:
+                async with conn.transaction():
+                    await conn.execute("SET LOCAL session_replication_role = replica")
+            except asyncpg.InsufficientPrivilegeError:
+                pass  # not a superuser: the triggers run, the fill is only slower
+            status = await conn.execute(
+                """
+                INSERT INTO website_tick (website_id, region_id, status, status_code,
+                                          response_time_ms, error, scheduled_at, checked_at,
+                                          message_id)
+                SELECT w.id, $1, 'UP', 200, 3, NULL,
+                       now() - make_interval(secs => g), now() - make_interval(secs => g),
+                       w.id::text || '-' || g
+                FROM website w, generate_series($2::int, $2::int + $3::int - 1) AS g
+                """,
+                region_id,
+                first,
+                count,
+            )
+        inserted += int(status.split()[-1])
+    return inserted
 
 
 async def add_region_and_status(conn: asyncpg.Connection, region_id: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -102,8 +103,13 @@ async def run_for(
     workers: int,
     concurrency: int,
     warmup_seconds: float,
+    at_end: Callable[[], None] | None = None,
 ) -> PipelineRun:
-    """Run pusher and workers for seconds after first_due; return what they did."""
+    """Run pusher and workers for seconds after first_due; return what they did.
+
+    at_end is called when the time is up, while every process (and each one's database
+    connections) is still alive: the moment to take CPU readings.
+    """
     pusher, started = start(b, procs, workers, concurrency)
     ports = [port for _, port in started]
     for port in ports:
@@ -112,6 +118,9 @@ async def run_for(
     while datetime.now(UTC) < end:
         procs.sample()
         await asyncio.sleep(0.5)
+    procs.sample()
+    if at_end is not None:
+        at_end()
     # Stop scheduling, let the workers finish what was scheduled before the end, then
     # stop them: every job of the window gets its chance to be stored.
     procs.stop(pusher)
