@@ -240,13 +240,8 @@ class TickPage(BaseModel):
     next_before: datetime | None
 
 
-class RegionStatus(BaseModel):
-    region_id: str
-    status: Status
-    status_code: int | None
-    response_time_ms: int | None
-    error: str | None
-    checked_at: datetime
+class RegionStatus(TickPublic):
+    """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 
 class WebsiteStatusPublic(BaseModel):
