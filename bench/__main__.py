@@ -8,9 +8,11 @@ Prints a table and writes bench/results/latest.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -155,10 +157,26 @@ async def run_all(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _interruptible(args: argparse.Namespace) -> int:
+    """Run all, turning SIGINT/SIGTERM into a cancellation so every cleanup block runs."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    # Without this, Ctrl-C would leave component processes, nginx, the benchmark database
+    # and the Redis keys behind.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await run_all(args)
+    except asyncio.CancelledError:
+        print("interrupted; cleaned up", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks on uvloop (as the components run) and return the exit status."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    return uvloop.run(run_all(args))
+    return uvloop.run(_interruptible(args))
 
 
 if __name__ == "__main__":
