@@ -19,7 +19,7 @@ import psutil
 
 from bench import pipeline
 from bench.api import start_api, token_for, wait_ready
-from bench.env import backends
+from bench.env import Backends, backends
 from bench.procs import cpu_by_pid, cpu_delta, running
 from bench.results import Figure
 
@@ -59,6 +59,32 @@ async def _light_reads(base_url: str, owners: list[uuid.UUID], per_second: float
             await asyncio.sleep(1 / per_second)
 
 
+async def _commits(b: Backends) -> int:
+    """Return the transactions committed in the benchmark database so far."""
+    conn = await b.pg()
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _other_backends(b: Backends) -> set[int]:
+    """Return pids of PostgreSQL client backends serving other databases (other work)."""
+    conn = await b.pg()
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND datname IS DISTINCT FROM current_database()"
+        )
+    finally:
+        await conn.close()
+    return {int(r["pid"]) for r in rows}
+
+
 async def run(base_url: str, sizes: Sizes) -> list[Figure]:
     """Return checks stored per second against the schedule's demand, skips and lag p99."""
     async with backends("capacity") as b:
@@ -76,16 +102,20 @@ async def run(base_url: str, sizes: Sizes) -> list[Figure]:
             machine_before = psutil.cpu_times()
             own = psutil.Process()
             own_before = sum(own.cpu_times()[:2])
+            commits_before = await _commits(b)
             started = time.monotonic()
             readings: dict[str, Any] = {}
 
-            def at_end() -> None:
+            async def at_end() -> None:
                 # Taken while every process and its database connections are still alive.
                 readings["wall"] = time.monotonic() - started
                 readings["machine"] = psutil.cpu_times()
-                readings["servers"] = cpu_delta(servers_before, cpu_by_pid(SERVERS))
+                others = await _other_backends(b)
+                after = {k: v for k, v in cpu_by_pid(SERVERS).items() if k not in others}
+                readings["servers"] = cpu_delta(servers_before, after)
                 readings["own"] = sum(own.cpu_times()[:2]) - own_before
                 readings["procs"] = {p.name: p.cpu_seconds for p in procs.procs}
+                readings["commits"] = await _commits(b) - commits_before
 
             try:
                 result = await pipeline.run_for(
@@ -131,6 +161,7 @@ async def run(base_url: str, sizes: Sizes) -> list[Figure]:
         "lag_max_ms": round(result.lag_max * 1000, 1),
         "cpu_cores_used_by_process": cpu_share,
         "machine_cpu_cores_busy": round(busy / wall, 2),
+        "postgres_commits_per_second": round(readings["commits"] / wall, 1),
         "machine_cores": psutil.cpu_count(),
         "api_reads_per_second": sizes.api_reads_per_second,
         "worker_peak_rss_mb": [round(p.peak_rss / 2**20, 1) for p in result.workers],

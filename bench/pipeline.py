@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -103,7 +103,7 @@ async def run_for(
     workers: int,
     concurrency: int,
     warmup_seconds: float,
-    at_end: Callable[[], None] | None = None,
+    at_end: Callable[[], Awaitable[None]] | None = None,
 ) -> PipelineRun:
     """Run pusher and workers for seconds after first_due; return what they did.
 
@@ -120,7 +120,7 @@ async def run_for(
         await asyncio.sleep(0.5)
     procs.sample()
     if at_end is not None:
-        at_end()
+        await at_end()
     # Stop scheduling, let the workers finish what was scheduled before the end, then
     # stop them: every job of the window gets its chance to be stored.
     procs.stop(pusher)
