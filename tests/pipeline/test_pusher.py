@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.queue.base import CheckJob
+from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.metrics import PusherMetrics
@@ -109,3 +113,43 @@ async def test_trim_keeps_unacknowledged_entries_and_counts_cap_drops(
         assert await queue.length() == maxlen
     finally:
         await queue.close()
+
+
+class CountingQueue(LocalQueue):
+    """The in-process queue, counting publish calls (one per claimed batch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.publishes = 0
+
+    async def publish(self, jobs: Sequence[CheckJob]) -> list[str]:
+        self.publishes += 1
+        return await super().publish(jobs)
+
+
+async def test_websites_due_a_few_milliseconds_apart_are_claimed_in_few_rounds(
+    engine: AsyncEngine,
+) -> None:
+    owner = await create_user(engine)
+    start = datetime.now(UTC)
+    # 200 websites falling due 5 ms apart over one second: one round per website would
+    # mean 200 claiming queries; the pusher's pause between rounds batches them.
+    for i in range(200):
+        await create_websites(
+            engine,
+            owner,
+            [f"http://127.0.0.1:9/{i}"],
+            interval=3600,
+            next_check_at=start + timedelta(milliseconds=5 * i),
+        )
+    queue = CountingQueue()
+    config = PusherConfig(poll_seconds=1.0, min_round_seconds=0.1)
+    pusher = Pusher(engine, queue, config, PusherMetrics(CollectorRegistry()))
+    stop = asyncio.Event()
+    task = asyncio.create_task(pusher.run(stop))
+    await asyncio.sleep(1.5)
+    stop.set()
+    await task
+
+    assert await queue.length() == 200
+    assert queue.publishes <= 20, f"{queue.publishes} rounds for 200 websites"
