@@ -13,7 +13,7 @@ import pytest
 
 from betteruptime.app import create_app
 from tests.api.conftest import Api, AppFactory, Client, make_settings
-from tests.api.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 
 def _closed_port() -> int:
@@ -78,7 +78,8 @@ async def test_healthz_is_503_when_postgres_is_unreachable(
     migrated_postgres_url: str, tmp_path: Path
 ) -> None:
     parts = urlsplit(migrated_postgres_url)
-    proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await proxy.start()
     netloc = f"{parts.username or 'postgres'}@127.0.0.1:{proxy.port}"
     proxied = urlunsplit(("postgresql", netloc, parts.path, parts.query, ""))
     app = create_app(make_settings(tmp_path, proxied))

@@ -27,7 +27,6 @@ from tests.conftest import async_url
 from tests.pipeline.helpers import (
     PrivateRedis,
     Targets,
-    TcpProxy,
     create_user,
     create_websites,
     http_targets,
@@ -36,6 +35,7 @@ from tests.pipeline.helpers import (
     ticks,
     wait_for,
 )
+from tests.tcp_proxy import TcpProxy
 
 REGION = "eu-west-1"
 
