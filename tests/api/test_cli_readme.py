@@ -85,7 +85,7 @@ def api_server(tmp_path: Path) -> Iterator[Server]:
 def readme_api_examples() -> str:
     """Return the bash blocks of the README's `api` section, joined in order."""
     text = README.read_text()
-    section = text.split("<!-- section: api -->", 1)[1].split("<!-- /section: api -->", 1)[0]
+    section = text.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
     assert blocks, "the README api section has no ```bash examples"
     return "\n".join(blocks)
