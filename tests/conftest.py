@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import asyncpg
 import pytest
@@ -25,7 +26,8 @@ ADMIN_POSTGRES_URL = os.environ.get(
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-def _unavailable(what: str, exc: BaseException) -> None:
+def unavailable(what: str, exc: BaseException) -> NoReturn:
+    """Skip the test (fail it under CI) because a server it needs is not there."""
     message = f"{what} is not reachable ({type(exc).__name__}: {exc})"
     if UNDER_CI:
         pytest.fail(f"{message}; CI=true requires it", pytrace=False)
@@ -47,7 +49,7 @@ def _created_database() -> Iterator[str]:
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        _unavailable("PostgreSQL", exc)
+        unavailable("PostgreSQL", exc)
     base, _, _ = ADMIN_POSTGRES_URL.rpartition("/")
     try:
         yield f"{base}/{name}"
@@ -82,7 +84,7 @@ async def redis_prefix() -> AsyncIterator[str]:
         await client.ping()
     except (OSError, aioredis.RedisError) as exc:
         await client.aclose()
-        _unavailable("Redis", exc)
+        unavailable("Redis", exc)
     prefix = f"bu-test-{uuid.uuid4().hex[:12]}:"
     yield prefix
     keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.models import User, Website, WebsiteTick
+from tests.conftest import unavailable
 
 
 async def create_user(engine: AsyncEngine) -> uuid.UUID:
@@ -181,9 +183,12 @@ class PrivateRedis:
 
     async def start(self) -> None:
         """Start it empty and wait until it answers."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            unavailable("redis-server (the binary, to run a private Redis)", FileNotFoundError())
         self.proc = subprocess.Popen(
             [
-                "redis-server",
+                str(binary),
                 "--port",
                 str(self.port),
                 "--bind",

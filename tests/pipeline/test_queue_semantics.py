@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from betteruptime.queue.base import CheckJob, CheckQueue, GroupMissing
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
-from tests.conftest import TEST_REDIS_URL, _unavailable
+from tests.conftest import TEST_REDIS_URL, unavailable
 
 
 def make_jobs(n: int) -> list[CheckJob]:
@@ -42,7 +42,7 @@ async def queue(request: pytest.FixtureRequest) -> AsyncIterator[CheckQueue]:
         await q.client.ping()
     except (OSError, RedisError) as exc:
         await q.close()
-        _unavailable("Redis", exc)
+        unavailable("Redis", exc)
     yield q
     await q.client.delete(q.key)
     await q.close()
