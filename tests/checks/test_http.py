@@ -20,6 +20,7 @@ from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.status import Status
 from tests.checks.servers import RawServer, RecordingServer, app_port, closed_port, start_app
+from tests.conftest import unavailable
 
 LOCAL = TargetPolicy(allow_private=True)
 
@@ -304,7 +305,7 @@ async def test_tls_to_a_plain_server_is_a_tls_error(checker: HttpChecker, site: 
 @pytest.fixture
 def self_signed(tmp_path: Path) -> ssl.SSLContext:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        unavailable("openssl (to make a self-signed certificate)", FileNotFoundError())
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
