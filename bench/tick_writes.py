@@ -10,7 +10,7 @@ from bench.env import backends
 from bench.fill import add_users, add_websites
 from bench.results import Figure
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 
 TARGET_FACTOR = 20.0
 

@@ -76,7 +76,7 @@ def migrate() -> None:
 @main.command()
 def pusher() -> None:
     """Enqueue due websites onto the stream (needs DATABASE_URL and REDIS_ADDR/REDIS_URL)."""
-    from betteruptime.worker.runtime import run_pusher
+    from betteruptime.runtime.processes import run_pusher
 
     settings = _settings_or_exit()
     if not settings.redis_connection_url:
@@ -89,7 +89,7 @@ def pusher() -> None:
 @main.command()
 def worker() -> None:
     """Check websites for region REGION_ID as consumer WORKER_ID (needs Redis)."""
-    from betteruptime.worker.runtime import run_worker
+    from betteruptime.runtime.processes import run_worker
 
     settings = _settings_or_exit()
     if not settings.region_id:
@@ -113,7 +113,7 @@ def worker() -> None:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
     """Run API, pusher and one worker in one process (SQLite and in-process queue by default)."""
-    from betteruptime.worker.runtime import run_serve
+    from betteruptime.runtime.processes import run_serve
 
     settings = _settings_or_exit()
     configure_logging(settings.log_level, component="serve")

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from betteruptime.db.models import Region, WebsiteStatus, WebsiteTick
-from betteruptime.status import FRESHNESS_GRACE, Status
+from betteruptime.rules.status import FRESHNESS_GRACE, Status
 from tests.api.conftest import Api, Client, create_website
 
 INTERVAL = 60

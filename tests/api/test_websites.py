@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from betteruptime.db.models import Region, Website, WebsiteTick
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 from tests.api.conftest import Api, AppFactory, Client, create_website
 
 

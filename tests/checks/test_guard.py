@@ -14,7 +14,7 @@ from betteruptime.checks.errors import BlockedAddressError, describe
 from betteruptime.checks.guard import GuardedResolver, guarded_socket_factory
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 from tests.checks.servers import (
     RebindingResolver,
     RecordingServer,

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 from tests.checks.servers import RawServer, RecordingServer, app_port, closed_port, start_app
 from tests.conftest import unavailable
 

@@ -18,10 +18,11 @@ from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings
 from betteruptime.db.session import create_engine
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.status import Status
+from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
-from betteruptime.status import Status
 from betteruptime.worker.consumer import Worker, WorkerConfig
-from betteruptime.worker.metrics import PusherMetrics, WorkerMetrics
+from betteruptime.worker.metrics import WorkerMetrics
 from tests.pipeline.helpers import free_port, http_targets, ticks
 
 REGIONS = ("eu-west-1", "us-east-1")

@@ -20,9 +20,10 @@ from betteruptime.checks.targets import TargetPolicy
 from betteruptime.db.session import create_engine
 from betteruptime.queue.base import CheckJob
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
-from betteruptime.worker.metrics import PusherMetrics, WorkerMetrics
+from betteruptime.worker.metrics import WorkerMetrics
 from tests.conftest import async_url
 from tests.pipeline.helpers import (
     PrivateRedis,

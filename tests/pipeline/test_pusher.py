@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from betteruptime.queue.base import CheckJob
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
-from betteruptime.worker.metrics import PusherMetrics
 from tests.pipeline.helpers import create_user, create_websites, stream_entries
 
 

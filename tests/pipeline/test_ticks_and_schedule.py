@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from betteruptime.db.models import Region, Website, WebsiteStatus
 from betteruptime.db.schedule import claim_due, next_due_at
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 from tests.pipeline.helpers import create_user, create_websites, ticks
 
 

@@ -13,8 +13,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
-from betteruptime.worker.metrics import PusherMetrics
 from tests.pipeline.helpers import (
     Targets,
     create_user,

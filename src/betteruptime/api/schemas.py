@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from betteruptime.db.models import URL_MAX_LENGTH
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 
 PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.

@@ -17,7 +17,7 @@ from betteruptime.checks.guard import GuardedResolver, guarded_socket_factory
 from betteruptime.checks.result import CheckResult
 from betteruptime.checks.targets import TargetPolicy, parse_ip_literal
 from betteruptime.log import get_logger
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 
 log = get_logger(__name__)
 

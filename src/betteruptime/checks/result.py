@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them again.
 NAMING_CONVENTION = {

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 
 
 @dataclass(slots=True)  # not frozen: one per check, and frozen __init__ is slow

@@ -15,7 +15,7 @@ from betteruptime.db.schedule import DueWebsite, claim_due, next_due_at
 from betteruptime.log import get_logger
 from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckJob, CheckQueue, TrimResult
-from betteruptime.worker.metrics import PusherMetrics
+from betteruptime.scheduler.metrics import PusherMetrics
 
 
 @dataclass(frozen=True, slots=True)

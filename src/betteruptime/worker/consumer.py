@@ -16,7 +16,7 @@ from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.log import get_logger
 from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
-from betteruptime.status import Status
+from betteruptime.rules.status import Status
 from betteruptime.worker.metrics import WorkerMetrics
 from betteruptime.worker.recovery import recover_forever
 

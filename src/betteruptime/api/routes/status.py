@@ -11,7 +11,7 @@ from betteruptime.api.deps import OwnedWebsite, SessionDep
 from betteruptime.api.errors import responses
 from betteruptime.api.schemas import RegionStatus, WebsiteStatusPublic
 from betteruptime.db.models import WebsiteStatus
-from betteruptime.status import overall_status, region_status
+from betteruptime.rules.status import overall_status, region_status
 
 router = APIRouter(tags=["status"])
 

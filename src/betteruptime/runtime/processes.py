@@ -17,9 +17,10 @@ from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
-from betteruptime.worker.metrics import PusherMetrics, WorkerMetrics, serve_metrics
+from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
 DEFAULT_SERVE_REGION = "local"
 

@@ -1,0 +1,1 @@
+"""Wires components from settings and runs them as processes; only the CLI imports it."""
