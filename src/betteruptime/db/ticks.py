@@ -1,4 +1,4 @@
-"""Batch writes of check results: ticks plus the latest state per (website, region)."""
+"""Ticks: batch writes of check results (plus the latest state per region), and reads."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy import Uuid, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime
+from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime, WebsiteTick
 from betteruptime.rules.status import Status
 
 
@@ -190,3 +190,16 @@ async def register_region(engine: AsyncEngine, region_id: str, name: str | None 
     async with engine.begin() as conn:
         result = await conn.execute(stmt)
     return bool(result.rowcount)
+
+
+async def list_ticks(
+    session: AsyncSession, website_id: uuid.UUID, limit: int, *, before: datetime | None = None
+) -> list[WebsiteTick]:
+    """Return up to limit of the website's ticks, newest first, checked before `before`."""
+    query = select(WebsiteTick).where(WebsiteTick.website_id == website_id)
+    if before is not None:
+        query = query.where(WebsiteTick.checked_at < before)
+    rows = await session.scalars(
+        query.order_by(WebsiteTick.checked_at.desc(), WebsiteTick.id.desc()).limit(limit)
+    )
+    return list(rows)
