@@ -10,13 +10,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from betteruptime.db.models import URL_MAX_LENGTH
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
 from betteruptime.rules.status import Status
 
 PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.
 PASSWORD_MAX_LENGTH = 128
-MAX_INTERVAL_SECONDS = 86_400
-MAX_TIMEOUT_SECONDS = 60
 NAME_MAX_LENGTH = 200
 
 _EMAIL = re.compile(

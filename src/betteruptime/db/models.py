@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from betteruptime.rules.checks import ERROR_MAX_LENGTH
 from betteruptime.rules.status import Status
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them again.
@@ -35,7 +36,6 @@ NAMING_CONVENTION = {
 }
 
 URL_MAX_LENGTH = 2048
-ERROR_MAX_LENGTH = 255
 
 
 class UTCDateTime(TypeDecorator[datetime]):

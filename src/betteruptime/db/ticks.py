@@ -12,7 +12,8 @@ from sqlalchemy import Uuid, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime, WebsiteTick
+from betteruptime.db.models import Region, UTCDateTime, WebsiteTick
+from betteruptime.rules.checks import ERROR_MAX_LENGTH
 from betteruptime.rules.status import Status
 
 

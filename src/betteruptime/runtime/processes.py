@@ -10,7 +10,6 @@ from collections.abc import Generator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.http import HttpChecker
-from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings
 from betteruptime.db.session import create_engine
 from betteruptime.log import get_logger
@@ -33,12 +32,10 @@ def make_queue(settings: Settings) -> CheckQueue:
 
 def make_checker(settings: Settings) -> HttpChecker:
     """Return the HTTP checker with the SSRF policy of the settings."""
-    policy = TargetPolicy(
-        allow_private=settings.allow_private_targets,
-        allowed_networks=settings.allowed_target_networks,
-    )
     return HttpChecker(
-        policy, max_body_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects
+        settings.target_policy,
+        max_body_bytes=settings.max_body_bytes,
+        max_redirects=settings.max_redirects,
     )
 
 
