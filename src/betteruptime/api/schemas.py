@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from betteruptime.db.models import URL_MAX_LENGTH
-from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS, CheckKind
 from betteruptime.rules.status import Status
 
 PASSWORD_MIN_LENGTH = 8
@@ -154,7 +154,18 @@ Timeout = Annotated[
 ]
 
 
+Kind = Annotated[
+    CheckKind,
+    # Not strict: JSON carries the kind's value ("http"), never the enum itself.
+    Field(
+        strict=False,
+        description="What the check does; `http` (a GET of `url`) is the only kind so far",
+    ),
+]
+
+
 class WebsiteCreate(_Input):
+    kind: Kind = CheckKind.HTTP
     url: Url
     name: Name | None = None
     interval_seconds: Interval | None = Field(
@@ -203,6 +214,7 @@ class WebsitePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    kind: CheckKind
     url: str
     name: str | None
     interval_seconds: int

@@ -42,6 +42,7 @@ async def create_website(
         website = await websites.create_website(
             session,
             user.id,
+            kind=body.kind,
             url=url,
             name=body.name,
             interval_seconds=interval,
