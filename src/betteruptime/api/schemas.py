@@ -245,10 +245,15 @@ class TickPublic(BaseModel):
 
 
 class TickPage(BaseModel):
-    """Ticks newest first; pass `next_before` as `before` for the next page (null: no more)."""
+    """Ticks newest first; pass `next_cursor` as `cursor` for the next page (null: no more)."""
 
     items: list[TickPublic]
-    next_before: datetime | None
+    next_cursor: str | None = Field(
+        description="Where the next page starts; never skips ticks that share a time"
+    )
+    next_before: datetime | None = Field(
+        description="The last tick's time, for `before`: skips ticks sharing that exact time"
+    )
 
 
 class RegionStatus(TickPublic):

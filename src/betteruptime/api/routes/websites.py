@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
-from betteruptime.api.errors import responses
+from betteruptime.api.errors import InputError, responses
 from betteruptime.api.schemas import (
     IsoTime,
     TickPage,
@@ -20,6 +20,7 @@ from betteruptime.api.schemas import (
 )
 from betteruptime.api.validation import validate_schedule, validate_target_url
 from betteruptime.db import ticks, websites
+from betteruptime.db.ticks import TickCursor
 from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
 
 router = APIRouter(tags=["websites"])
@@ -130,10 +131,26 @@ async def list_ticks(
         IsoTime | None,
         Query(description="Only ticks checked before this time (ISO 8601; UTC if no offset)"),
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="The `next_cursor` of the previous page"),
+    ] = None,
 ) -> TickPage:
     """Return the website's ticks, newest first."""
+    if before is not None and cursor is not None:
+        raise InputError(("query", "cursor"), "give either cursor or before, not both")
     if before is not None and before.tzinfo is None:
         before = before.replace(tzinfo=UTC)
-    rows = await ticks.list_ticks(session, website.id, limit, before=before)
-    next_before = rows[-1].checked_at if len(rows) == limit else None
-    return TickPage(items=[TickPublic.model_validate(t) for t in rows], next_before=next_before)
+    after = None
+    if cursor is not None:
+        try:
+            after = TickCursor.decode(cursor)
+        except ValueError:
+            raise InputError(("query", "cursor"), "is not a cursor of this API") from None
+    rows = await ticks.list_ticks(session, website.id, limit, before=before, after=after)
+    full = len(rows) == limit
+    return TickPage(
+        items=[TickPublic.model_validate(t) for t in rows],
+        next_cursor=TickCursor.of(rows[-1]).encode() if full else None,
+        next_before=rows[-1].checked_at if full else None,
+    )
