@@ -114,8 +114,9 @@ class Worker:
             elif d.deliveries > self._config.max_deliveries:
                 self._poison(d, "delivered too many times")
             elif d.job.kind not in self._checkers:
-                # A kind this worker has no checker for (a newer pusher during an upgrade):
-                # checking is impossible here, and leaving it pending would only loop.
+                # A known kind missing from this worker's registry (a kind unknown to this
+                # release never decodes): no worker could check it, so redelivery would
+                # only loop until MAX_DELIVERIES.
                 self._poison(d, f"no checker for kind {d.job.kind.value!r}")
             elif d.job.deadline <= now:
                 # Invariant 3: a newer job for this website exists by now; checking this
