@@ -18,7 +18,16 @@ from betteruptime.db.models import Base, UTCDateTime
 from betteruptime.db.session import create_engine
 from tests.conftest import async_url
 
-TABLES = {"users", "website", "region", "website_tick", "website_status", "alembic_version"}
+TABLES = {
+    "users",
+    "website",
+    "region",
+    "website_tick",
+    "website_status",
+    "website_certificate",
+    "heartbeat",
+    "alembic_version",
+}
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -7,8 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
+from betteruptime.checks.options import public_options
 from betteruptime.db.models import URL_MAX_LENGTH
 from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS, CheckKind
 from betteruptime.rules.status import Status
@@ -159,14 +168,21 @@ Kind = Annotated[
     # Not strict: JSON carries the kind's value ("http"), never the enum itself.
     Field(
         strict=False,
-        description="What the check does; `http` (a GET of `url`) is the only kind so far",
+        description="What the check does: http (the default), tcp, dns or heartbeat",
     ),
+]
+
+
+Options = Annotated[
+    dict[str, Any],
+    Field(description='The kind\'s options (see README "Kinds of checks"); omitted: defaults'),
 ]
 
 
 class WebsiteCreate(_Input):
     kind: Kind = CheckKind.HTTP
-    url: Url
+    url: Url | None = Field(default=None, description="Required for http; absent otherwise")
+    options: Options | None = None
     name: Name | None = None
     interval_seconds: Interval | None = Field(
         default=None, description="Default DEFAULT_INTERVAL_SECONDS (180)"
@@ -177,7 +193,7 @@ class WebsiteCreate(_Input):
     enabled: bool = True
 
 
-_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled")
+_NOT_NULLABLE = ("url", "options", "interval_seconds", "timeout_seconds", "enabled")
 
 
 def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
@@ -196,12 +212,15 @@ class WebsiteUpdate(_Input):
     model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
 
     url: Url | None = None
+    options: Options | None = Field(default=None, description="Replaces all the options")
     name: Name | None = None
     interval_seconds: Interval | None = None
     timeout_seconds: Timeout | None = None
     enabled: bool | None = None
 
-    @field_validator("url", "interval_seconds", "timeout_seconds", "enabled", mode="before")
+    @field_validator(
+        "url", "options", "interval_seconds", "timeout_seconds", "enabled", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Validators do not run on defaults, so this only refuses an explicit null.
@@ -216,12 +235,24 @@ class WebsitePublic(BaseModel):
     id: uuid.UUID
     kind: CheckKind
     url: str
+    options: dict[str, Any] = Field(description="Every option of the kind, defaults included")
+    ping_key: str | None = Field(
+        default=None, description="Heartbeats: the secret of `/ping/{ping_key}`"
+    )
     name: str | None
     interval_seconds: int
     timeout_seconds: int
     enabled: bool
     created_at: datetime
     next_check_at: datetime
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _stored_options(cls, value: Any, info: ValidationInfo) -> Any:
+        # Read from a row: the stored compact JSON (or NULL) becomes every option.
+        if value is None or isinstance(value, str):
+            return public_options(info.data["kind"], value)
+        return value
 
 
 class WebsitePage(BaseModel):

@@ -14,8 +14,10 @@ from betteruptime.rules.checks import CheckKind
 class Checker(Protocol):
     """Checks a target and never raises for network faults: they are DOWN results."""
 
-    async def check(self, url: str, timeout_seconds: float) -> CheckResult:
-        """Return the outcome of one check."""
+    async def check(
+        self, url: str, timeout_seconds: float, options: str | None = None
+    ) -> CheckResult:
+        """Return the outcome of one check; options are the website's, as stored."""
         ...
 
     async def close(self) -> None:

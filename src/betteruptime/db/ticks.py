@@ -30,6 +30,9 @@ class TickRow:
     error: str | None
     scheduled_at: datetime | None
     checked_at: datetime
+    # UP but slower than the website's threshold. Stored today as an UP tick whose error
+    # says "degraded: …"; a status of its own once ticks store a small status code.
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from types import EllipsisType
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from betteruptime.db.models import User, Website
+from betteruptime.db.models import Heartbeat, User, Website
 from betteruptime.rules.checks import CheckKind
 
 
@@ -68,6 +69,9 @@ async def create_website(
     enabled: bool,
     max_websites: int,
     now: datetime,
+    options: str | None = None,
+    ping_key: str | None = None,
+    heartbeat_down_at: datetime | None = None,
 ) -> Website:
     """Insert and commit a website due at once; raise WebsiteLimitReached or DuplicateUrl."""
     await _lock_owner(session, owner_id)
@@ -80,9 +84,12 @@ async def create_website(
         await session.rollback()
         raise DuplicateUrl(url)
     website = Website(
+        id=uuid.uuid4(),
         owner_id=owner_id,
         kind=kind,
         url=url,
+        options=options,
+        ping_key=ping_key,
         name=name,
         interval_seconds=interval_seconds,
         timeout_seconds=timeout_seconds,
@@ -90,6 +97,10 @@ async def create_website(
         next_check_at=now,
     )
     session.add(website)
+    if heartbeat_down_at is not None:
+        # Flushed in order: the heartbeat row's foreign key needs the website first.
+        await session.flush()
+        session.add(Heartbeat(website_id=website.id, down_at=heartbeat_down_at, late=False))
     await _commit_or_duplicate(session, url)
     return website
 
@@ -104,11 +115,27 @@ async def update_website(
     timeout_seconds: int,
     enabled: bool,
     now: datetime,
+    options: str | EllipsisType | None = ...,
+    heartbeat_down_at: datetime | None = None,
 ) -> Website:
-    """Store the website's new values and commit; raise DuplicateUrl for a taken URL."""
+    """Store the website's new values and commit; raise DuplicateUrl for a taken URL.
+
+    options: the new stored options, or ... to keep them.
+    """
     if url != website.url and await _owner_has_url(session, website.owner_id, url):
         raise DuplicateUrl(url)
-    if url != website.url or (enabled and not website.enabled):
+    if heartbeat_down_at is not None:
+        # A new schedule judges the current silence afresh.
+        await session.execute(
+            update(Heartbeat)
+            .where(Heartbeat.website_id == website.id)
+            .values(down_at=heartbeat_down_at, late=False)
+        )
+    changed_check = url != website.url
+    if not isinstance(options, EllipsisType):
+        changed_check = changed_check or options != website.options
+        website.options = options
+    if changed_check or (enabled and not website.enabled):
         # A new target, or monitoring switched back on: check it now, not an interval later.
         website.next_check_at = now
     elif interval_seconds != website.interval_seconds:

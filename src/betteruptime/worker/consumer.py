@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.registry import Checkers
+from betteruptime.checks.result import CheckResult
+from betteruptime.db.certificates import CertificateRow, record_certificates
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.log import get_logger
 from betteruptime.queue.backoff import Backoff
@@ -68,6 +71,9 @@ class Worker:
         self._held: set[str] = set()
         self._in_flight = 0
         self._results: list[tuple[str, TickRow]] = []
+        # Certificates to write beside the next batch, and what was written per website.
+        self._certificates: dict[uuid.UUID, CertificateRow] = {}
+        self._certificates_written: dict[uuid.UUID, tuple[str, bool]] = {}
         self._ack_only: list[str] = []
         self._checks: set[asyncio.Task[None]] = set()
         # Read only when at least this many slots are free: fewer, larger reads.
@@ -153,7 +159,7 @@ class Worker:
     async def _check(self, message_id: str, job: CheckJob) -> None:
         started = time.perf_counter()
         try:
-            result = await self._checkers[job.kind].check(job.url, job.timeout_seconds)
+            result = await self._checkers[job.kind].check(job.url, job.timeout_seconds, job.options)
         except Exception as exc:
             # The checker reports network faults as DOWN; an exception is a bug. Leave the
             # message pending: it is claimed again and, if it keeps failing, ends as poison.
@@ -174,10 +180,46 @@ class Worker:
             error=result.error,
             scheduled_at=job.scheduled_at,
             checked_at=result.checked_at,
+            degraded=result.degraded,
         )
+        if result.tls is not None:
+            self._note_certificate(job, result)
         self._results.append((message_id, row))
         if len(self._results) >= self._config.batch_size:
             self._flush_now.set()
+
+    def _note_certificate(self, job: CheckJob, result: CheckResult) -> None:
+        """Queue the certificate for writing when it differs from the last one written."""
+        tls = result.tls
+        assert tls is not None
+        seen = (tls.fingerprint, tls.hostname_ok)
+        # Certificates change every few months: write only what this worker has not
+        # written yet, so https checks cost no extra statement per batch.
+        if self._certificates_written.get(job.website_id) == seen:
+            return
+        self._certificates[job.website_id] = CertificateRow(
+            website_id=job.website_id,
+            expires_at=tls.expires_at,
+            issuer=tls.issuer,
+            hostname_ok=tls.hostname_ok,
+            fingerprint=tls.fingerprint,
+            checked_at=result.checked_at,
+        )
+
+    async def _write_certificates(self) -> None:
+        """Store the certificates noted since the last batch; a failure retries next batch."""
+        if not self._certificates:
+            return
+        rows = list(self._certificates.values())
+        try:
+            await record_certificates(self._engine, rows)
+        except Exception as exc:  # auxiliary facts: never hold acks for them
+            self._log.warning("certificate write failed", error=type(exc).__name__)
+            return
+        for row in rows:
+            self._certificates_written[row.website_id] = (row.fingerprint, row.hostname_ok)
+            if self._certificates.get(row.website_id) is row:
+                del self._certificates[row.website_id]
 
     async def _read_forever(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -230,6 +272,7 @@ class Worker:
             del self._results[: len(batch)]
             self._slots_changed.set()
             await self._ack([mid for mid, _ in batch])
+            await self._write_certificates()
         if self._ack_only:
             ids, self._ack_only = self._ack_only, []
             await self._ack(ids)

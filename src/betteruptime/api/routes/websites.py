@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import InputError, responses
+from betteruptime.api.kinds import first_down_at, new_ping_key, validate_kind
 from betteruptime.api.schemas import (
     IsoTime,
     TickPage,
@@ -19,9 +20,10 @@ from betteruptime.api.schemas import (
     WebsiteUpdate,
 )
 from betteruptime.api.validation import validate_schedule, validate_target_url
-from betteruptime.db import ticks, websites
+from betteruptime.db import heartbeats, ticks, websites
 from betteruptime.db.ticks import TickCursor
 from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
+from betteruptime.rules.checks import CheckKind
 
 router = APIRouter(tags=["websites"])
 
@@ -33,8 +35,10 @@ _DUPLICATE_URL = "you already monitor this URL"
 async def create_website(
     body: WebsiteCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> WebsitePublic:
-    """Start monitoring a URL; the first check is due at once. Returns the website."""
-    url = validate_target_url(body.url, settings)
+    """Start monitoring a target; the first check is due at once. Returns the website."""
+    now = datetime.now(UTC)
+    target = validate_kind(body.kind, body.url, body.options, settings)
+    heartbeat = body.kind is CheckKind.HEARTBEAT
     interval = body.interval_seconds or settings.default_interval_seconds
     # A short interval with no timeout given gets a timeout that fits inside it.
     timeout = body.timeout_seconds or min(settings.default_timeout_seconds, interval)
@@ -44,13 +48,16 @@ async def create_website(
             session,
             user.id,
             kind=body.kind,
-            url=url,
+            url=target.url,
+            options=target.options,
+            ping_key=new_ping_key() if heartbeat else None,
+            heartbeat_down_at=first_down_at(target, now),
             name=body.name,
             interval_seconds=interval,
             timeout_seconds=timeout,
             enabled=body.enabled,
             max_websites=settings.max_websites_per_user,
-            now=datetime.now(UTC),
+            now=now,
         )
     except WebsiteLimitReached as exc:
         raise HTTPException(
@@ -91,7 +98,23 @@ async def update_website(
 ) -> WebsitePublic:
     """Change the given fields of a website; returns the website."""
     # WebsiteUpdate refuses an explicit null for these, so None means "not given".
-    url = website.url if body.url is None else validate_target_url(body.url, settings)
+    now = datetime.now(UTC)
+    url, options, down_at = website.url, website.options, None
+    if website.kind is CheckKind.HTTP:
+        url = website.url if body.url is None else validate_target_url(body.url, settings)
+    elif body.url is not None:
+        raise InputError(("body", "url"), f"a {website.kind.value} website has no url; use options")
+    if body.options is not None:
+        target = validate_kind(
+            website.kind,
+            url if website.kind is CheckKind.HTTP else None,
+            body.options,
+            settings,
+            heartbeat_url=website.url,
+        )
+        url, options = target.url, target.options
+        last_ping = await heartbeats.last_ping_at(session, website.id)
+        down_at = first_down_at(target, last_ping or now)
     interval = body.interval_seconds or website.interval_seconds
     timeout = body.timeout_seconds or website.timeout_seconds
     validate_schedule(interval, timeout, settings)
@@ -104,7 +127,9 @@ async def update_website(
             interval_seconds=interval,
             timeout_seconds=timeout,
             enabled=website.enabled if body.enabled is None else body.enabled,
-            now=datetime.now(UTC),
+            now=now,
+            options=options,
+            heartbeat_down_at=down_at,
         )
     except DuplicateUrl:
         raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
