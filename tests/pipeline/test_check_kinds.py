@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.http import HttpChecker
-from betteruptime.checks.registry import Checkers
+from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.queue.base import encode_job
 from betteruptime.queue.local import LocalQueue
@@ -93,3 +93,47 @@ async def test_a_job_of_a_kind_without_checker_is_acknowledged_as_poison(
         assert targets.hits == {}
     assert await ticks(sqlite_engine) == []
     assert registry.get_sample_value("betteruptime_messages_poison_total") == 1
+
+
+async def test_a_tcp_job_carries_its_options_to_the_tcp_checker(sqlite_engine: AsyncEngine) -> None:
+    async def handle(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    owner = await create_user(sqlite_engine)
+    options = f'{{"host":"127.0.0.1","port":{port}}}'
+    await create_websites(
+        sqlite_engine, owner, [f"tcp://127.0.0.1:{port}"], kind="tcp", options=options
+    )
+    await create_websites(
+        sqlite_engine, owner, ["heartbeat://x"], kind="heartbeat", options='{"period_seconds":60}'
+    )
+    queue = LocalQueue()
+    await queue.ensure_group(REGION)
+    pusher = Pusher(sqlite_engine, queue, PusherConfig(), PusherMetrics(CollectorRegistry()))
+    # The heartbeat is never put on the stream: only the tcp website is pushed.
+    assert await pusher.push_due() == 1
+    checkers = make_checkers(TargetPolicy(allow_private=True))
+    worker = Worker(
+        sqlite_engine,
+        queue,
+        checkers,
+        WorkerConfig(region_id=REGION, worker_id="w1", flush_interval_seconds=0.05),
+        WorkerMetrics(CollectorRegistry()),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await wait_for(lambda: _stored(sqlite_engine), 10, "the tcp tick")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        server.close()
+        await close_checkers(checkers)
+    (tick,) = await ticks(sqlite_engine)
+    assert (tick.status, tick.error) == (Status.UP, None)
+
+
+async def _stored(engine: AsyncEngine) -> bool:
+    return len(await ticks(engine)) == 1

@@ -36,6 +36,7 @@ def make_checker_registry(settings: Settings) -> Checkers:
         settings.target_policy,
         max_body_bytes=settings.max_body_bytes,
         max_redirects=settings.max_redirects,
+        dns_resolvers=settings.dns_resolvers,
     )
 
 
