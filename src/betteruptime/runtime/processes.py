@@ -16,12 +16,15 @@ from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.heartbeats import watch_heartbeats
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
 DEFAULT_SERVE_REGION = "local"
+# How often silent heartbeats are looked for: a DOWN comes at most this late.
+HEARTBEAT_POLL_SECONDS = 1.0
 
 
 def make_queue(settings: Settings) -> CheckQueue:
@@ -96,7 +99,11 @@ async def run_pusher(settings: Settings) -> None:
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            await make_pusher(settings, engine, queue, metrics).run(stop)
+            # The late loop of heartbeats lives beside the schedule it complements.
+            await asyncio.gather(
+                make_pusher(settings, engine, queue, metrics).run(stop),
+                watch_heartbeats(engine, stop, HEARTBEAT_POLL_SECONDS),
+            )
     finally:
         await queue.close()
         await engine.dispose()
@@ -164,6 +171,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             tasks = [
                 asyncio.create_task(pusher.run(stop)),
                 asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(watch_heartbeats(engine, stop, HEARTBEAT_POLL_SECONDS)),
             ]
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait([api_task, stopper], return_when=asyncio.FIRST_COMPLETED)
