@@ -9,7 +9,7 @@ from betteruptime.api.errors import InputError
 from betteruptime.checks.targets import literal_host_blocked
 from betteruptime.config import Settings
 from betteruptime.db.models import URL_MAX_LENGTH
-from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
@@ -73,9 +73,9 @@ def validate_schedule(interval_seconds: int, timeout_seconds: int, settings: Set
             ("body", "interval_seconds"),
             f"must be between {settings.min_interval_seconds} and {MAX_INTERVAL_SECONDS}",
         )
-    if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
+    if not 1 <= timeout_seconds <= settings.max_timeout_seconds:
         raise InputError(
-            ("body", "timeout_seconds"), f"must be between 1 and {MAX_TIMEOUT_SECONDS}"
+            ("body", "timeout_seconds"), f"must be between 1 and {settings.max_timeout_seconds}"
         )
     if timeout_seconds > interval_seconds:
         raise InputError(("body", "timeout_seconds"), "must not exceed interval_seconds")
