@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from betteruptime.checks.result import CheckResult
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.log import get_logger
-from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
+from betteruptime.retry import Backoff, sleep
 from betteruptime.rules.status import Status
 from betteruptime.worker.metrics import WorkerMetrics
 from betteruptime.worker.recovery import recover_forever
@@ -201,7 +200,7 @@ class Worker:
                 self._metrics.queue_faults.inc()
                 delay = backoff.next_delay()
                 self._log.warning("read failed; retrying", error=str(exc), retry_in=delay)
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
                 continue
             self.dispatch(deliveries)
 
@@ -212,8 +211,7 @@ class Worker:
 
     async def _flush_forever(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval_seconds)
+            await sleep(self._flush_now, self._config.flush_interval_seconds)
             self._flush_now.clear()
             await self._flush()
             if self._draining.is_set() and not self._checks:
@@ -260,7 +258,7 @@ class Worker:
                     retry_in=delay,
                 )
                 # Wake early when the worker starts draining, to start the give-up clock.
-                await _sleep(self._draining, delay)
+                await sleep(self._draining, delay)
                 continue
             break
         self.stored += len(rows)
@@ -291,7 +289,7 @@ class Worker:
                         break
                 delay = backoff.next_delay()
                 self._log.warning("ack failed; retrying", error=str(exc), retry_in=delay)
-                await _sleep(self._draining, delay)
+                await sleep(self._draining, delay)
         self._held.difference_update(ids)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -308,7 +306,7 @@ class Worker:
                 self._metrics.queue_faults.inc()
                 delay = backoff.next_delay()
                 self._log.warning("cannot create group; retrying", error=str(exc), retry_in=delay)
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
 
     async def _register_region(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -324,7 +322,7 @@ class Worker:
                     error=f"{type(exc).__name__}: {exc}"[:300],
                     retry_in=delay,
                 )
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until stop is set, then finish in-flight checks, write, ack and return."""
@@ -369,11 +367,3 @@ class Worker:
             self._metrics.claimed.inc(len(fresh))
             self._log.info("claimed idle messages", count=len(fresh))
         return self.dispatch(fresh)
-
-
-async def _sleep(stop: asyncio.Event | None, seconds: float) -> None:
-    if stop is None:
-        await asyncio.sleep(seconds)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

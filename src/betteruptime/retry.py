@@ -1,4 +1,4 @@
-"""Exponential backoff with full jitter, for retrying a server that went away."""
+"""Retrying for every long-running loop: exponential backoff and a sleep that a stop ends."""
 
 from __future__ import annotations
 
@@ -25,11 +25,17 @@ class Backoff:
         """Start again from the initial delay (after a success)."""
         self.attempt = 0
 
-    async def wait(self, stop: asyncio.Event | None = None) -> None:
-        """Sleep for the next delay, returning early when stop is set."""
-        delay = self.next_delay()
-        if stop is None:
-            await asyncio.sleep(delay)
-            return
+
+async def sleep(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Return whether stop is set, after seconds or as soon as stop is set."""
+    if stop is None:
+        await asyncio.sleep(max(seconds, 0))
+        return False
+    if seconds <= 0:
+        # Still yield, so a loop that never waits cannot starve the others.
+        await asyncio.sleep(0)
+        return stop.is_set()
+    if not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+            await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
