@@ -10,11 +10,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.schedule import DueWebsite, claim_due, next_due_at
 from betteruptime.log import get_logger
-from betteruptime.queue.base import CheckJob, CheckQueue, TrimResult
+from betteruptime.queue.base import CheckJob, CheckQueue, GroupMissing, QueueUnavailable, TrimResult
 from betteruptime.retry import Backoff, sleep
 from betteruptime.scheduler.metrics import PusherMetrics
+
+# What a round waits out: the database or Redis away (a group trimmed against may vanish
+# meanwhile). Anything else is a bug and ends the pusher, and with it the process.
+_ROUND_FAULTS: tuple[type[Exception], ...] = (QueueUnavailable, GroupMissing, *DATABASE_FAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,7 @@ class Pusher:
                     self._last_trim = time.monotonic()
                 next_at = await next_due_at(self._engine)
                 backoff.reset()
-            except Exception as exc:  # any fault (database or queue): log, back off, retry
+            except _ROUND_FAULTS as exc:  # log, back off, retry
                 self._metrics.push_faults.inc()
                 delay = backoff.next_delay()
                 self._log.warning(

@@ -11,10 +11,11 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.result import CheckResult
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.ticks import TickRow, register_region
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
-from betteruptime.retry import Backoff, sleep
+from betteruptime.retry import Backoff, Loops, sleep
 from betteruptime.worker.metrics import WorkerMetrics
 from betteruptime.worker.recovery import recover_forever
 from betteruptime.worker.writer import BatchWriter, WriterConfig
@@ -200,9 +201,15 @@ class Worker:
                     self._group, self._consumer, min(free, READ_MAX), self._config.block_ms
                 )
                 backoff.reset()
-            except GroupMissing:
-                self._log.warning("consumer group missing; recreating it")
+            except GroupMissing as exc:
+                # The stream or the group vanished (e.g. the key was deleted while this
+                # read was blocked): recreate both and read on. The pusher's next XADD
+                # lands in the recreated stream, so checking resumes within an interval.
+                self._metrics.queue_faults.inc()
+                self._log.warning("consumer group missing; recreating it", error=str(exc))
                 await self.ensure_group(stop)
+                # A group that keeps vanishing must not turn this into a busy loop.
+                await sleep(stop, backoff.next_delay())
                 continue
             except QueueUnavailable as exc:
                 self._metrics.queue_faults.inc()
@@ -235,7 +242,7 @@ class Worker:
                 if await register_region(self._engine, self._config.region_id):
                     self._log.info("region registered")
                 return
-            except Exception as exc:  # database not there yet: wait for it
+            except DATABASE_FAULTS as exc:  # database not there yet: wait for it
                 delay = backoff.next_delay()
                 self._log.warning(
                     "cannot register region; retrying",
@@ -245,7 +252,11 @@ class Worker:
                 await sleep(stop, delay)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until stop is set, then finish in-flight checks, write, ack and return."""
+        """Work until stop is set, then finish in-flight checks, write, ack and return.
+
+        Raise LoopFailed (after draining like a requested stop) when the read, write or
+        recovery loop ends without a stop: a worker never lives on without consuming.
+        """
         self._log.info(
             "worker started",
             concurrency=self._config.concurrency,
@@ -254,31 +265,38 @@ class Worker:
         )
         await self._register_region(stop)
         await self.ensure_group(stop)
-        flusher = asyncio.create_task(self._writer.run())
-        recovery = asyncio.create_task(
-            recover_forever(
-                self._queue,
-                self._group,
-                self._consumer,
-                self._config.claim_idle_seconds,
-                self._claimed,
-                lambda: self._wait_for_slots(1, stop),
-                lambda: self.ensure_group(stop),
-                stop,
-                self._log,
-            )
-        )
+        loops = Loops(stop, self._log)
+        loops.start("write", self._writer.run())
+        consumers = [
+            loops.start("read", self._read_forever(stop)),
+            loops.start(
+                "recovery",
+                recover_forever(
+                    self._queue,
+                    self._group,
+                    self._consumer,
+                    self._config.claim_idle_seconds,
+                    self._claimed,
+                    lambda: self._wait_for_slots(1, stop),
+                    lambda: self.ensure_group(stop),
+                    stop,
+                    self._log,
+                ),
+            ),
+        ]
         try:
-            await self._read_forever(stop)
-        finally:
-            # Stop reading and claiming; let running checks end (each within its timeout),
-            # then write and acknowledge what they produced.
-            await recovery
+            # Both end once stop is set, by a signal or by a loop that failed.
+            await asyncio.wait(consumers)
+            # Let running checks end (each within its timeout), then write and
+            # acknowledge what they produced.
             if self._checks:
                 await asyncio.gather(*self._checks, return_exceptions=True)
+        finally:
             self._writer.drain()
-            await flusher
-            self._log.info("worker stopped", stored=self.stored, unacked=len(self._held))
+            try:
+                await loops.wait()
+            finally:
+                self._log.info("worker stopped", stored=self.stored, unacked=len(self._held))
 
     def _claimed(self, deliveries: list[Delivery]) -> int:
         fresh = [d for d in deliveries if d.message_id not in self._held]

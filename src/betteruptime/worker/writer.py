@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.ticks import TickRow, write_ticks
 from betteruptime.queue.base import CheckQueue, GroupMissing, QueueUnavailable
 from betteruptime.retry import Backoff, sleep
@@ -127,7 +128,7 @@ class BatchWriter:
         while True:
             try:
                 result = await write_ticks(self._engine, self._config.region_id, rows)
-            except Exception as exc:  # any database fault: keep the acks, back off, retry
+            except DATABASE_FAULTS as exc:  # keep the acks, back off, retry
                 self._metrics.write_failures.inc()
                 if self._draining.is_set():
                     give_up_at = give_up_at or self._give_up_at()
