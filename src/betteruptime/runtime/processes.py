@@ -197,5 +197,9 @@ async def _serve_until(server: Any, stop: asyncio.Event) -> None:
     watcher = asyncio.create_task(exit_on_stop())
     try:
         await server.serve()
+    except SystemExit as exc:
+        # uvicorn exits the process when it cannot start (port taken, start-up failed);
+        # an exception instead lets the other loops stop cleanly first.
+        raise RuntimeError(f"the API server exited with status {exc.code}") from exc
     finally:
         watcher.cancel()
