@@ -13,10 +13,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.checks.http import HttpChecker
+from betteruptime.checks.targets import TargetPolicy
 from betteruptime.queue.base import CheckJob
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.worker.consumer import Worker, WorkerConfig
+from betteruptime.worker.metrics import WorkerMetrics
 from tests.pipeline.helpers import free_port, spawn, stop_process, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,3 +160,34 @@ async def test_pusher_stopped_by_sigterm_exits_0(env: dict[str, str], tmp_path: 
     assert code == 0, log.read_text()
     assert failure_lines(log) == []
     assert '"pusher stopped"' in log.read_text()
+
+
+async def test_a_cancelled_worker_ends_all_its_loops(
+    pg_engine: AsyncEngine, redis_url: str, redis_prefix: str
+) -> None:
+    key = f"{redis_prefix}Websites"
+    queue = RedisStreamQueue.from_url(redis_url, key)
+    checker = HttpChecker(TargetPolicy(allow_private=True))
+    stop = asyncio.Event()
+    worker = Worker(
+        pg_engine,
+        queue,
+        checker,
+        WorkerConfig(region_id=REGION, worker_id="w1"),
+        WorkerMetrics(CollectorRegistry()),
+    )
+    task = asyncio.create_task(worker.run(stop))
+    try:
+
+        async def reading() -> bool:
+            return bool(await queue.client.exists(key))
+
+        await wait_for(reading, 10, "the worker to create its group")
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        assert stop.is_set()
+    finally:
+        await queue.close()
+        await checker.close()

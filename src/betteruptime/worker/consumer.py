@@ -291,6 +291,10 @@ class Worker:
             # acknowledge what they produced.
             if self._checks:
                 await asyncio.gather(*self._checks, return_exceptions=True)
+        except asyncio.CancelledError:
+            # Cancelled from outside: stop as on a signal, or the loops below never end.
+            stop.set()
+            raise
         finally:
             self._writer.drain()
             try:
