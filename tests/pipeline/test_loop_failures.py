@@ -78,7 +78,10 @@ def env(
         "STREAM_KEY": f"{redis_prefix}Websites",
         "REGION_ID": REGION,
         "WORKER_ID": "w1",
-        "CLAIM_IDLE_SECONDS": "1",
+        # Claims every second, so a failing claim shows quickly; timeouts stay below it.
+        "MAX_TIMEOUT_SECONDS": "1",
+        "DEFAULT_TIMEOUT_SECONDS": "1",
+        "CLAIM_IDLE_SECONDS": "2",
         "LOG_LEVEL": "INFO",
     }
 
