@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.heartbeats import HEARTBEAT_REGION, Silence, claim_silences
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.log import get_logger
-from betteruptime.queue.backoff import Backoff
+from betteruptime.retry import Backoff, sleep
 from betteruptime.rules.status import Status
 
 LATE = "heartbeat: no ping in time"
@@ -64,8 +64,7 @@ async def watch_heartbeats(engine: AsyncEngine, stop: asyncio.Event, poll_second
                 pass  # a full claim: look again at once
             backoff.reset()
             delay = poll_seconds
-        except Exception as exc:  # database away: wait and retry, never end the loop
+        except DATABASE_FAULTS as exc:  # database away: wait and retry, never end the loop
             delay = backoff.next_delay()
             log.warning("heartbeat scan failed; retrying", error=type(exc).__name__, retry_in=delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+        await sleep(stop, delay)
