@@ -27,6 +27,7 @@ from bench import (
     accuracy,
     capacity,
     memory,
+    pings,
     scheduler,
     status_reads,
     tick_writes,
@@ -67,6 +68,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "scheduler": Benchmark(scheduler, needs_target=True),
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
+    "pings": Benchmark(pings, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
     "capacity": Benchmark(capacity, needs_target=True),
 }

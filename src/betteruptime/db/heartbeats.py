@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from betteruptime.db.models import Heartbeat, Website
-from betteruptime.rules.checks import CheckKind
+from betteruptime.db.ticks import TickRow, write_ticks
+from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
+from betteruptime.rules.status import Status
 
 # Heartbeat results are stored as ticks of this region: pushed, not probed from anywhere.
 HEARTBEAT_REGION = "push"
@@ -37,6 +40,136 @@ class Silence:
     down_at: datetime
     last_ping_at: datetime | None
     started_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PingUpdate:
+    """What one ping changes in its heartbeat row, and the tick it records (if any)."""
+
+    down_at: datetime
+    started_at: datetime | None
+    finished: bool
+    # Only for a finished run:
+    last_ping_at: datetime | None = None
+    exit_status: int | None = None
+    run_ms: int | None = None
+    body: str | None = None
+    # The result to store as a tick of HEARTBEAT_REGION (None: nothing to record).
+    tick_status: Status | None = None
+    tick_error: str | None = None
+
+
+# PostgreSQL: the ping path is the hot one, so it runs on the driver's connection (no ORM
+# session, one pool checkout for both statements, no transaction around a single read).
+_PG_LOOKUP = """
+SELECT w.id, w.options, w.enabled, w.created_at, h.last_ping_at, h.started_at
+FROM website AS w JOIN heartbeat AS h ON h.website_id = w.id
+WHERE w.ping_key = $1 AND w.kind = 'heartbeat'
+"""
+# One statement, one transaction: the heartbeat row, the tick and the region's status row
+# are written together (the same tick and status writes as db/ticks.py, for one row).
+_PG_UPDATE = """
+WITH hb AS (
+    UPDATE heartbeat SET
+        down_at = $2, late = false, started_at = $3,
+        last_ping_at = CASE WHEN $4 THEN $5 ELSE last_ping_at END,
+        last_exit_status = CASE WHEN $4 THEN $6 ELSE last_exit_status END,
+        last_run_ms = CASE WHEN $4 AND $7::int IS NOT NULL THEN $7 ELSE last_run_ms END,
+        last_body = CASE WHEN $4 THEN $8 ELSE last_body END
+    WHERE website_id = $1
+    RETURNING website_id
+), r AS (
+    SELECT website_id, $9::text AS status, $7::int AS response_time_ms, $10::text AS error
+    FROM hb WHERE $9::text IS NOT NULL
+), ins AS (
+    INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
+                              error, scheduled_at, checked_at, message_id)
+    SELECT website_id, $11, status, NULL, response_time_ms, error, $12, $12, $13 FROM r
+    ON CONFLICT (region_id, message_id) DO NOTHING
+)
+INSERT INTO website_status AS s (website_id, region_id, status, status_code,
+                                 response_time_ms, error, checked_at, changed_at)
+SELECT website_id, $11, status, NULL, response_time_ms, error, $12, $12 FROM r
+ON CONFLICT (website_id, region_id) DO UPDATE SET
+    status = EXCLUDED.status,
+    status_code = EXCLUDED.status_code,
+    response_time_ms = EXCLUDED.response_time_ms,
+    error = EXCLUDED.error,
+    checked_at = EXCLUDED.checked_at,
+    changed_at = CASE WHEN s.status = EXCLUDED.status THEN s.changed_at
+                      ELSE EXCLUDED.checked_at END
+WHERE s.checked_at < EXCLUDED.checked_at
+"""
+
+
+async def ping(
+    engine: AsyncEngine, ping_key: str, decide: Callable[[PingTarget], PingUpdate]
+) -> tuple[PingTarget, PingUpdate] | None:
+    """Look the key up and store what decide() makes of it; None (no write) for an unknown key."""
+    if engine.dialect.name != "postgresql":
+        target = await find_by_key(engine, ping_key)
+        if target is None:
+            return None
+        change = decide(target)
+        await store_ping(engine, target.website_id, change)
+        if change.tick_status is not None:
+            await write_ticks(engine, HEARTBEAT_REGION, [_tick(target, change)])
+        return target, change
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        apg: Any = raw.driver_connection
+        row = await apg.fetchrow(_PG_LOOKUP, ping_key)
+        if row is None:
+            return None
+        target = PingTarget(
+            website_id=row["id"],
+            options=row["options"],
+            enabled=row["enabled"],
+            created_at=row["created_at"],
+            last_ping_at=row["last_ping_at"],
+            started_at=row["started_at"],
+        )
+        change = decide(target)
+        await apg.execute(
+            _PG_UPDATE,
+            target.website_id,
+            change.down_at,
+            change.started_at,
+            change.finished,
+            change.last_ping_at,
+            change.exit_status,
+            change.run_ms,
+            change.body,
+            None if change.tick_status is None else change.tick_status.value,
+            _error(change.tick_error),
+            HEARTBEAT_REGION,
+            change.last_ping_at or change.started_at,
+            _message_id(),
+        )
+    return target, change
+
+
+def _message_id() -> str:
+    # Pings have no stream message: a fresh id per ping keeps (region, message) unique.
+    return f"ping-{uuid.uuid4().hex}"
+
+
+def _tick(target: PingTarget, change: PingUpdate) -> TickRow:
+    assert change.tick_status is not None and change.last_ping_at is not None
+    return TickRow(
+        website_id=target.website_id,
+        message_id=_message_id(),
+        status=change.tick_status,
+        status_code=None,
+        response_time_ms=change.run_ms,
+        error=change.tick_error,
+        scheduled_at=change.last_ping_at,
+        checked_at=change.last_ping_at,
+    )
+
+
+def _error(text: str | None) -> str | None:
+    return text[:ERROR_MAX_LENGTH] if text is not None else None
 
 
 async def find_by_key(engine: AsyncEngine, ping_key: str) -> PingTarget | None:
@@ -67,26 +200,21 @@ async def find_by_key(engine: AsyncEngine, ping_key: str) -> PingTarget | None:
     )
 
 
-async def store_ping(
-    engine: AsyncEngine,
-    website_id: uuid.UUID,
-    *,
-    down_at: datetime,
-    last_ping_at: datetime | None,
-    started_at: datetime | None,
-    exit_status: int | None,
-    run_ms: int | None,
-    body: str | None,
-    finished: bool,
-) -> None:
+async def store_ping(engine: AsyncEngine, website_id: uuid.UUID, change: PingUpdate) -> None:
     """Store what one ping changed: the next deadline, run times, exit status, body."""
-    values: dict[str, object] = {"down_at": down_at, "late": False, "started_at": started_at}
-    if finished:
-        values.update(last_exit_status=exit_status, last_body=body)
-        if last_ping_at is not None:
-            values["last_ping_at"] = last_ping_at
-        if run_ms is not None:
-            values["last_run_ms"] = run_ms
+    values: dict[str, object] = {
+        "down_at": change.down_at,
+        "late": False,
+        "started_at": change.started_at,
+    }
+    if change.finished:
+        values.update(
+            last_exit_status=change.exit_status,
+            last_body=change.body,
+            last_ping_at=change.last_ping_at,
+        )
+        if change.run_ms is not None:
+            values["last_run_ms"] = change.run_ms
     async with engine.begin() as conn:
         await conn.execute(
             update(Heartbeat).where(Heartbeat.website_id == website_id).values(**values)
@@ -139,10 +267,12 @@ async def get_heartbeat(session: AsyncSession, website_id: uuid.UUID) -> Heartbe
 __all__: Sequence[str] = (
     "HEARTBEAT_REGION",
     "PingTarget",
+    "PingUpdate",
     "Silence",
     "claim_silences",
     "find_by_key",
     "get_heartbeat",
     "last_ping_at",
+    "ping",
     "store_ping",
 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -13,8 +12,8 @@ from fastapi.responses import PlainTextResponse
 from betteruptime.api.deps import AppStateDep
 from betteruptime.api.errors import responses
 from betteruptime.checks.options import HeartbeatOptions, load_options
-from betteruptime.db.heartbeats import HEARTBEAT_REGION, PingTarget, find_by_key, store_ping
-from betteruptime.db.ticks import TickRow, write_ticks
+from betteruptime.db import heartbeats
+from betteruptime.db.heartbeats import PingTarget, PingUpdate
 from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.heartbeat import Schedule, down_at, parse_schedule
 from betteruptime.rules.status import Status
@@ -35,12 +34,9 @@ def _schedule(options: str | None) -> tuple[Schedule, timedelta]:
     return schedule, timedelta(seconds=parsed.grace_seconds)
 
 
-async def _target(state: AppStateDep, key: str) -> PingTarget:
-    target = await find_by_key(state.engine, key)
-    if target is None:
-        # Nothing was written: an unknown key costs one indexed read.
-        raise HTTPException(status_code=404, detail="no heartbeat with this ping key")
-    return target
+def _not_found() -> HTTPException:
+    # Nothing was written: an unknown key costs one indexed read.
+    return HTTPException(status_code=404, detail="no heartbeat with this ping key")
 
 
 async def _body(request: Request) -> str | None:
@@ -54,41 +50,36 @@ async def _finish(
     state: AppStateDep, request: Request, key: str, exit_status: int | None
 ) -> PlainTextResponse:
     """Record a finished run: exit status 0 is UP; 1-255, or None (a failure), DOWN."""
-    target = await _target(state, key)
     now = datetime.now(UTC)
-    schedule, grace = _schedule(target.options)
-    started = target.started_at
-    run_ms = None
-    if started is not None and (target.last_ping_at is None or started > target.last_ping_at):
-        run_ms = round((now - started).total_seconds() * 1000)
-    await store_ping(
-        state.engine,
-        target.website_id,
-        down_at=down_at(schedule, grace, now, None),
-        last_ping_at=now,
-        started_at=None,
-        exit_status=exit_status,
-        run_ms=run_ms,
-        body=await _body(request),
-        finished=True,
-    )
-    if target.enabled:
-        error = None
-        if exit_status is None:
-            error = "heartbeat: failure reported"
-        elif exit_status:
-            error = f"heartbeat: exit status {exit_status}"
-        tick = TickRow(
-            website_id=target.website_id,
-            message_id=f"ping-{uuid.uuid4().hex}",
-            status=Status.DOWN if error else Status.UP,
-            status_code=None,
-            response_time_ms=run_ms,
-            error=error,
-            scheduled_at=now,
-            checked_at=now,
+    body = await _body(request)
+
+    error = None
+    if exit_status is None:
+        error = "heartbeat: failure reported"
+    elif exit_status:
+        error = f"heartbeat: exit status {exit_status}"
+
+    def decide(target: PingTarget) -> PingUpdate:
+        schedule, grace = _schedule(target.options)
+        started = target.started_at
+        run_ms = None
+        if started is not None and (target.last_ping_at is None or started > target.last_ping_at):
+            run_ms = round((now - started).total_seconds() * 1000)
+        return PingUpdate(
+            down_at=down_at(schedule, grace, now, None),
+            started_at=None,
+            finished=True,
+            last_ping_at=now,
+            exit_status=exit_status,
+            run_ms=run_ms,
+            body=body,
+            # A disabled heartbeat keeps its state but records no result.
+            tick_status=(Status.DOWN if error else Status.UP) if target.enabled else None,
+            tick_error=error,
         )
-        await write_ticks(state.engine, HEARTBEAT_REGION, [tick])
+
+    if await heartbeats.ping(state.engine, key, decide) is None:
+        raise _not_found()
     return PlainTextResponse(_OK)
 
 
@@ -101,20 +92,17 @@ async def ping(key: Key, request: Request, state: AppStateDep) -> PlainTextRespo
 @router.api_route("/ping/{key}/start", methods=_METHODS, responses=responses(404, 422))
 async def ping_start(key: Key, state: AppStateDep) -> PlainTextResponse:
     """Report that a run started: it must finish within the grace period."""
-    target = await _target(state, key)
     now = datetime.now(UTC)
-    schedule, grace = _schedule(target.options)
-    await store_ping(
-        state.engine,
-        target.website_id,
-        down_at=down_at(schedule, grace, target.last_ping_at or target.created_at, now),
-        last_ping_at=None,
-        started_at=now,
-        exit_status=None,
-        run_ms=None,
-        body=None,
-        finished=False,
-    )
+
+    def decide(target: PingTarget) -> PingUpdate:
+        schedule, grace = _schedule(target.options)
+        since = target.last_ping_at or target.created_at
+        return PingUpdate(
+            down_at=down_at(schedule, grace, since, now), started_at=now, finished=False
+        )
+
+    if await heartbeats.ping(state.engine, key, decide) is None:
+        raise _not_found()
     return PlainTextResponse(_OK)
 
 
