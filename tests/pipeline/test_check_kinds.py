@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.checks.targets import TargetPolicy
+from betteruptime.db.models import WebsiteCertificate
 from betteruptime.queue.base import encode_job
 from betteruptime.queue.local import LocalQueue
 from betteruptime.rules.checks import CheckKind
@@ -18,6 +22,7 @@ from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics
+from tests.checks.certs import make_authority
 from tests.pipeline.helpers import create_user, create_websites, http_targets, ticks, wait_for
 
 REGION = "eu"
@@ -137,3 +142,40 @@ async def test_a_tcp_job_carries_its_options_to_the_tcp_checker(sqlite_engine: A
 
 async def _stored(engine: AsyncEngine) -> bool:
     return len(await ticks(engine)) == 1
+
+
+async def test_an_https_check_keeps_its_certificate_beside_the_tick(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    authority = make_authority(tmp_path)
+    app = web.Application()
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app.router.add_get("/", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=authority.server_context())
+    await site.start()
+    port = runner.addresses[0][1]
+    checker = HttpChecker(TargetPolicy(allow_private=True), ssl_context=authority.client_context())
+    try:
+        await _work_one_job(sqlite_engine, {CheckKind.HTTP: checker}, f"https://127.0.0.1:{port}/")
+
+        async def certificate_stored() -> bool:
+            async with sqlite_engine.connect() as conn:
+                rows = (await conn.execute(select(WebsiteCertificate.__table__))).all()
+            return len(rows) == 1
+
+        await wait_for(certificate_stored, 10, "the certificate row")
+    finally:
+        await checker.close()
+        await runner.cleanup()
+    (tick,) = await ticks(sqlite_engine)
+    assert tick.status is Status.UP
+    async with sqlite_engine.connect() as conn:
+        (row,) = (await conn.execute(select(WebsiteCertificate.__table__))).all()
+    assert row.issuer == "Test Authority"
+    assert row.hostname_ok in (True, 1)
+    assert row.notified_days is None

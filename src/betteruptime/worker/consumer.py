@@ -340,6 +340,9 @@ class Worker:
             self._writer.drain()
             try:
                 await loops.wait()
+                if self._certificate_writer is not None:
+                    # The last certificates noted: written before the engine goes away.
+                    await asyncio.gather(self._certificate_writer, return_exceptions=True)
             finally:
                 self._log.info("worker stopped", stored=self.stored, unacked=len(self._held))
 
