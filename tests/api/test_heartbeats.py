@@ -41,6 +41,7 @@ async def _state(api: Api, website_id: str) -> Heartbeat:
 
 async def test_a_ping_records_up_and_moves_the_deadline(api: Api, owner: Client) -> None:
     beat = await _heartbeat(owner)
+    assert beat["interval_seconds"] == 3600  # its period
     before = await _state(api, beat["id"])
     for method in ("GET", "HEAD", "POST"):
         response = await api.anonymous.request(method, f"/ping/{beat['ping_key']}")

@@ -134,6 +134,8 @@ async def test_a_heartbeat_gets_a_secret_ping_key(api: Api, owner: Client, other
     )
     assert len(beat["ping_key"]) >= 22
     assert beat["options"]["grace_seconds"] == 3600
+    # Status stays fresh for two intervals: a daily cron's interval is a day.
+    assert beat["interval_seconds"] == 86_400
     assert await api.count(Heartbeat) == 1
     assert await api.count(Website) == 1
     hidden = await other.get(f"/website/{beat['id']}")

@@ -21,7 +21,7 @@ from betteruptime.checks.options import (
 )
 from betteruptime.checks.targets import host_blocked, parse_ip_literal
 from betteruptime.config import Settings
-from betteruptime.rules.checks import CheckKind
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, CheckKind
 from betteruptime.rules.heartbeat import Schedule, down_at, parse_schedule
 
 _OPTIONS_LOC = ("body", "options")
@@ -36,6 +36,8 @@ class KindInput:
     # Heartbeats only: the schedule (to compute when silence is DOWN).
     schedule: Schedule | None = None
     grace: timedelta | None = None
+    # Heartbeats: the interval that keeps their status fresh between pings (see README).
+    interval_seconds: int | None = None
 
 
 def validate_kind(
@@ -73,11 +75,13 @@ def validate_kind(
         return KindInput(f"dns://{options.host}/{options.record_type}", stored)
     assert isinstance(options, HeartbeatOptions)
     schedule = parse_schedule(options.period_seconds, options.cron, options.timezone)
+    period = options.period_seconds or MAX_INTERVAL_SECONDS
     return KindInput(
         heartbeat_url or f"heartbeat://{secrets.token_hex(16)}",
         stored,
         schedule,
         timedelta(seconds=options.grace_seconds),
+        min(max(period, settings.min_interval_seconds), MAX_INTERVAL_SECONDS),
     )
 
 

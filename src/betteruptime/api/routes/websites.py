@@ -39,7 +39,8 @@ async def create_website(
     now = datetime.now(UTC)
     target = validate_kind(body.kind, body.url, body.options, settings)
     heartbeat = body.kind is CheckKind.HEARTBEAT
-    interval = body.interval_seconds or settings.default_interval_seconds
+    # A heartbeat's region status stays fresh for two intervals: its period by default.
+    interval = body.interval_seconds or target.interval_seconds or settings.default_interval_seconds
     # A short interval with no timeout given gets a timeout that fits inside it.
     timeout = body.timeout_seconds or min(settings.default_timeout_seconds, interval)
     validate_schedule(interval, timeout, settings)
