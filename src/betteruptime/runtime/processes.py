@@ -12,11 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings
+from betteruptime.db.retention import RetentionConfig
 from betteruptime.db.session import create_engine
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.housekeeping import Housekeeping, retention_steps
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
@@ -52,6 +54,13 @@ def make_pusher(
         stream_maxlen=settings.stream_maxlen,
     )
     return Pusher(engine, queue, config, metrics)
+
+
+def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
+    """Return the housekeeping loop of the pusher (and `serve`): one named step per job."""
+    retention = RetentionConfig(tick_retention_days=settings.tick_retention_days)
+    every = settings.housekeeping_interval_seconds
+    return Housekeeping([*retention_steps(engine, retention, every)])
 
 
 def make_worker(
@@ -98,8 +107,14 @@ async def run_pusher(settings: Settings) -> None:
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            await make_pusher(settings, engine, queue, metrics).run(stop)
+            # Both loops only end when stop is set; if one raises, the process exits with
+            # an error instead of living on without it.
+            await asyncio.gather(
+                make_pusher(settings, engine, queue, metrics).run(stop),
+                make_housekeeping(settings, engine).run(stop),
+            )
     finally:
+        stop.set()
         await queue.close()
         await engine.dispose()
 
@@ -154,6 +169,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        housekeeping = make_housekeeping(settings, engine)
         log.info(
             "serving",
             url=f"http://{host}:{port}",
@@ -166,6 +182,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             tasks = [
                 asyncio.create_task(pusher.run(stop)),
                 asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(housekeeping.run(stop)),
             ]
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait([api_task, stopper], return_when=asyncio.FIRST_COMPLETED)
