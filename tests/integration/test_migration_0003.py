@@ -71,7 +71,7 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
 
 def _old_ticks(sites: list[uuid.UUID]) -> list[dict[str, Any]]:
     """Return old-schema ticks over three days, with a duplicate and NULL scheduled times."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     n = 0
     for day in (2, 1, 0):
         for minute in range(3):
