@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +23,14 @@ from betteruptime.db.retention import (
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.housekeeping import Housekeeping, Step, retention_steps
-from tests.pipeline.helpers import create_user, create_websites, ticks
+from tests.pipeline.helpers import (
+    create_user,
+    create_websites,
+    spawn,
+    stop_process,
+    ticks,
+    wait_for,
+)
 
 NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -234,3 +242,39 @@ async def test_ticks_of_a_day_are_counted_where_they_were_scheduled(
     assert (await write_ticks(engine, "eu", [row])).inserted == 0
     (stored,) = await ticks(engine)
     assert (stored.scheduled_at, stored.checked_at) == (slot, slot + timedelta(seconds=2))
+
+
+async def test_the_pusher_process_runs_housekeeping(
+    pg_engine: AsyncEngine,
+    fresh_postgres_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    site = await one_site(pg_engine)
+    await write_ticks(pg_engine, "eu", [tick(site, NOON - timedelta(days=40))])
+    ahead = partitions.partition_name(NOON.date() + timedelta(days=3))
+    async with pg_engine.begin() as conn:
+        await conn.exec_driver_sql(f"DROP TABLE {ahead}")
+    assert 3 not in await attached_days(pg_engine)
+    env = {
+        "DATABASE_URL": fresh_postgres_url,
+        "REDIS_URL": redis_url,
+        "STREAM_KEY": f"{redis_prefix}Websites",
+        "TICK_RETENTION_DAYS": "30",
+        "LOG_LEVEL": "INFO",
+    }
+    proc = spawn(["pusher"], env, tmp_path / "pusher.log")
+    try:
+
+        async def housekept() -> bool:
+            days = await attached_days(pg_engine)
+            return 3 in days and -40 not in days
+
+        await wait_for(housekept, 20, "the pusher's housekeeping to make and drop partitions")
+    finally:
+        code = await stop_process(proc)
+    output = (tmp_path / "pusher.log").read_text()
+    assert code == 0, output
+    assert await count_ticks(pg_engine) == 0
+    assert '"housekeeping stopped"' in output
