@@ -1,8 +1,9 @@
-"""The housekeeping loop: named, independent steps, each run on its own period.
+"""Housekeeping: named, independent steps (rollups, expiry, …), each on its own period.
 
-Each step is idempotent and safe in several processes at once (the functions behind it
-take their own locks), so every pusher (and `serve`) runs this loop without a leader.
-A failing step is logged and retried with backoff; the other steps carry on.
+Each step runs in its own task, so a slow one (catching up a week of rollups after a
+restart) never delays another, and a failing one backs off and retries while the others
+carry on. Every step is safe to run in several processes at once; that is each step's
+own business (see the modules they call).
 """
 
 from __future__ import annotations
@@ -15,92 +16,85 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from betteruptime.db import retention
 from betteruptime.log import get_logger
 from betteruptime.queue.backoff import Backoff
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One housekeeping job: its name in logs, what it runs (given now), how often."""
+    """One housekeeping job: run(now) every `every_seconds`; its result is logged."""
 
     name: str
-    run: Callable[[datetime], Awaitable[object]]
     every_seconds: float
-
-
-def retention_steps(
-    engine: AsyncEngine, config: retention.RetentionConfig, every_seconds: float
-) -> list[Step]:
-    """Return the raw-tick steps: partitions ahead, expiry, compaction of closed days."""
-    return [
-        Step(
-            "tick partitions ahead",
-            lambda now: retention.create_partitions_ahead(engine, now, config),
-            every_seconds,
-        ),
-        Step(
-            "tick retention",
-            lambda now: retention.drop_expired_ticks(engine, now, config),
-            every_seconds,
-        ),
-        Step(
-            "tick compaction",
-            lambda now: retention.compact_closed_partitions(engine, now, config),
-            every_seconds,
-        ),
-    ]
+    run: Callable[[datetime], Awaitable[object]]
 
 
 class Housekeeping:
-    """Runs each step at start and then every step.every_seconds, until stopped."""
+    """Runs its steps until stopped: each at start, then every period."""
 
-    def __init__(self, steps: Sequence[Step], *, log: Any = None) -> None:
-        self.steps = list(steps)
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        *,
+        clock: Callable[[], datetime] | None = None,
+        log: Any = None,
+    ) -> None:
+        names = [step.name for step in steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"step names must be unique: {names}")
+        self.steps = tuple(steps)
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._log = log or get_logger(__name__).bind(component="housekeeping")
-        self._backoff = {s.name: Backoff(initial=1.0, maximum=300.0) for s in self.steps}
 
-    async def run_step(self, step: Step, now: datetime) -> bool:
-        """Run one step; return False (logged) when it failed."""
-        started = time.monotonic()
-        try:
-            result = await step.run(now)
-        except Exception as exc:  # any fault: the loop and the other steps live on
-            self._log.warning(
-                "housekeeping step failed", step=step.name, error=f"{type(exc).__name__}: {exc}"
-            )
-            return False
-        if result:
-            self._log.info(
-                "housekeeping step done",
-                step=step.name,
-                result=str(result),
-                seconds=round(time.monotonic() - started, 3),
-            )
-        return True
+    async def run_once(self) -> dict[str, object]:
+        """Run every step once, one after another; return each step's result by name."""
+        return {step.name: await step.run(self._clock()) for step in self.steps}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run the steps on their periods until stop is set."""
+        """Run each step on its period until stop is set."""
         self._log.info("housekeeping started", steps=[s.name for s in self.steps])
-        due = {s.name: 0.0 for s in self.steps}
-        while not stop.is_set():
-            for step in self.steps:
-                if stop.is_set() or time.monotonic() < due[step.name]:
-                    continue
-                backoff = self._backoff[step.name]
-                if await self.run_step(step, datetime.now(UTC)):
-                    backoff.reset()
-                    due[step.name] = time.monotonic() + step.every_seconds
-                else:
-                    due[step.name] = time.monotonic() + min(
-                        backoff.next_delay(), step.every_seconds
-                    )
-            if not due:
-                await stop.wait()
-                break
-            wait = max(0.0, min(due.values()) - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(wait, 0.05))
+        await asyncio.gather(*(self._loop(step, stop) for step in self.steps))
         self._log.info("housekeeping stopped")
+
+    async def _loop(self, step: Step, stop: asyncio.Event) -> None:
+        backoff = Backoff(initial=1.0, maximum=min(300.0, max(step.every_seconds, 1.0)))
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                result = await step.run(self._clock())
+            except Exception as exc:  # a fault in one step: log, back off, retry it alone
+                delay = backoff.next_delay()
+                self._log.warning(
+                    "housekeeping step failed; retrying",
+                    step=step.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 1),
+                )
+                await _sleep(stop, delay)
+                continue
+            backoff.reset()
+            elapsed = time.monotonic() - started
+            if _worth_logging(result):
+                self._log.info(
+                    "housekeeping step done", step=step.name, result=result, seconds=elapsed
+                )
+            await _sleep(stop, step.every_seconds - elapsed)
+
+
+def _worth_logging(result: object) -> bool:
+    """Return False for results that say nothing happened (None, 0, all-zero fields)."""
+    if result is None or result == 0:
+        return False
+    fields = getattr(result, "__dataclass_fields__", None)
+    if fields is not None:
+        return any(isinstance(v, int) and v for v in (getattr(result, f) for f in fields))
+    return True
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep for seconds, waking early when stop is set."""
+    if seconds <= 0:
+        await asyncio.sleep(0)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
