@@ -69,6 +69,15 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def _downgrade_to(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "sqlite":
+        # As upgrade_to_head does: table rebuilds must not cascade into other tables.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
 def _old_ticks(sites: list[uuid.UUID]) -> list[dict[str, Any]]:
     """Return old-schema ticks over three days, with a duplicate and NULL scheduled times."""
     rows: list[dict[str, Any]] = []
@@ -204,6 +213,19 @@ async def _check(engine: AsyncEngine) -> None:
         checked_at=first["checked_at"],
     )
     assert (await write_ticks(engine, first["region_id"], [again])).inserted == 0
+
+    # Down to the old layout and up again: every tick survives both ways.
+    async with engine.connect() as conn:
+        await conn.run_sync(_downgrade_to, "0001")
+        await conn.commit()
+    async with engine.connect() as conn:
+        old_count = await conn.scalar(sa.text("SELECT count(*) FROM website_tick"))
+    assert old_count == len(stored)
+    await upgrade_to_head(engine)
+    async with engine.connect() as conn:
+        assert sorted((w, t.region_id, t.scheduled_at) for w, t in await all_ticks(conn)) == sorted(
+            (w, t.region_id, t.scheduled_at) for w, t in stored
+        )
 
 
 async def test_sqlite_migration_keeps_ticks(tmp_path: Path) -> None:
