@@ -30,6 +30,7 @@ from bench import (
     pings,
     scheduler,
     status_reads,
+    storage,
     tick_writes,
     worker_throughput,
 )
@@ -68,6 +69,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "scheduler": Benchmark(scheduler, needs_target=True),
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
+    "storage": Benchmark(storage, needs_target=False),
     "pings": Benchmark(pings, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
     "capacity": Benchmark(capacity, needs_target=True),

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from betteruptime.db.models import Heartbeat, WebsiteStatus, WebsiteTick
+from betteruptime.db.ticks import TickView, all_ticks
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.heartbeats import record_silences, watch_heartbeats
 from tests.api.conftest import Api, Client
@@ -24,10 +25,11 @@ async def _heartbeat(owner: Client, **options: Any) -> Any:
     return response.json()
 
 
-async def _ticks(api: Api) -> list[WebsiteTick]:
-    async with api.session() as session:
-        rows = await session.scalars(select(WebsiteTick).order_by(WebsiteTick.checked_at))
-        return list(rows)
+async def _ticks(api: Api) -> list[TickView]:
+    """Return every stored tick, oldest first."""
+    async with api.state.engine.connect() as conn:
+        rows = await all_ticks(conn)
+    return sorted((t for _, t in rows), key=lambda t: t.checked_at)
 
 
 async def _state(api: Api, website_id: str) -> Heartbeat:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.checks.targets import TargetPolicy
-from betteruptime.db.models import WebsiteCertificate
+from betteruptime.db.models import TickStatus, WebsiteCertificate
+from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.queue.base import encode_job
 from betteruptime.queue.local import LocalQueue
 from betteruptime.rules.checks import CheckKind
@@ -179,3 +181,19 @@ async def test_an_https_check_keeps_its_certificate_beside_the_tick(
     assert row.issuer == "Test Authority"
     assert row.hostname_ok in (True, 1)
     assert row.notified_days is None
+
+
+async def test_a_degraded_result_is_stored_as_degraded_and_read_as_up(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(sqlite_engine)
+    (site,) = await create_websites(sqlite_engine, owner, ["http://127.0.0.1:9/"])
+    await register_region(sqlite_engine, REGION)
+    now = datetime.now(UTC)
+    row = TickRow(site, Status.UP, 200, 900, "degraded: slower than 500 ms", now, now, True)
+    assert (await write_ticks(sqlite_engine, REGION, [row])).inserted == 1
+    async with sqlite_engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT status FROM website_tick"))).scalar_one()
+    assert stored == TickStatus.DEGRADED
+    (tick,) = await ticks(sqlite_engine)
+    assert (tick.status, tick.error) == (Status.UP, "degraded: slower than 500 ms")

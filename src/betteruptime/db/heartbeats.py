@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from betteruptime.db.models import Heartbeat, Website
 from betteruptime.db.ticks import TickRow, write_ticks
-from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
+from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
 
 # Heartbeat results are stored as ticks of this region: pushed, not probed from anywhere.
@@ -66,39 +66,14 @@ SELECT w.id, w.options, w.enabled, w.created_at, h.last_ping_at, h.started_at
 FROM website AS w JOIN heartbeat AS h ON h.website_id = w.id
 WHERE w.ping_key = $1 AND w.kind = 'heartbeat'
 """
-# One statement, one transaction: the heartbeat row, the tick and the region's status row
-# are written together (the same tick and status writes as db/ticks.py, for one row).
 _PG_UPDATE = """
-WITH hb AS (
-    UPDATE heartbeat SET
-        down_at = $2, late = false, started_at = $3,
-        last_ping_at = CASE WHEN $4 THEN $5 ELSE last_ping_at END,
-        last_exit_status = CASE WHEN $4 THEN $6 ELSE last_exit_status END,
-        last_run_ms = CASE WHEN $4 AND $7::int IS NOT NULL THEN $7 ELSE last_run_ms END,
-        last_body = CASE WHEN $4 THEN $8 ELSE last_body END
-    WHERE website_id = $1
-    RETURNING website_id
-), r AS (
-    SELECT website_id, $9::text AS status, $7::int AS response_time_ms, $10::text AS error
-    FROM hb WHERE $9::text IS NOT NULL
-), ins AS (
-    INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
-                              error, scheduled_at, checked_at, message_id)
-    SELECT website_id, $11, status, NULL, response_time_ms, error, $12, $12, $13 FROM r
-    ON CONFLICT (region_id, message_id) DO NOTHING
-)
-INSERT INTO website_status AS s (website_id, region_id, status, status_code,
-                                 response_time_ms, error, checked_at, changed_at)
-SELECT website_id, $11, status, NULL, response_time_ms, error, $12, $12 FROM r
-ON CONFLICT (website_id, region_id) DO UPDATE SET
-    status = EXCLUDED.status,
-    status_code = EXCLUDED.status_code,
-    response_time_ms = EXCLUDED.response_time_ms,
-    error = EXCLUDED.error,
-    checked_at = EXCLUDED.checked_at,
-    changed_at = CASE WHEN s.status = EXCLUDED.status THEN s.changed_at
-                      ELSE EXCLUDED.checked_at END
-WHERE s.checked_at < EXCLUDED.checked_at
+UPDATE heartbeat SET
+    down_at = $2, late = false, started_at = $3,
+    last_ping_at = CASE WHEN $4 THEN $5 ELSE last_ping_at END,
+    last_exit_status = CASE WHEN $4 THEN $6 ELSE last_exit_status END,
+    last_run_ms = CASE WHEN $4 AND $7::int IS NOT NULL THEN $7 ELSE last_run_ms END,
+    last_body = CASE WHEN $4 THEN $8 ELSE last_body END
+WHERE website_id = $1
 """
 
 
@@ -106,15 +81,26 @@ async def ping(
     engine: AsyncEngine, ping_key: str, decide: Callable[[PingTarget], PingUpdate]
 ) -> tuple[PingTarget, PingUpdate] | None:
     """Look the key up and store what decide() makes of it; None (no write) for an unknown key."""
-    if engine.dialect.name != "postgresql":
-        target = await find_by_key(engine, ping_key)
-        if target is None:
+    if engine.dialect.name == "postgresql":
+        found = await _ping_postgres(engine, ping_key, decide)
+        if found is None:
             return None
-        change = decide(target)
+        target, change = found
+    else:
+        looked_up = await find_by_key(engine, ping_key)
+        if looked_up is None:
+            return None
+        target, change = looked_up, decide(looked_up)
         await store_ping(engine, target.website_id, change)
-        if change.tick_status is not None:
-            await write_ticks(engine, HEARTBEAT_REGION, [_tick(target, change)])
-        return target, change
+    if change.tick_status is not None:
+        # The tick goes through the one tick writer, as a check's result does.
+        await write_ticks(engine, HEARTBEAT_REGION, [_tick(target, change)])
+    return target, change
+
+
+async def _ping_postgres(
+    engine: AsyncEngine, ping_key: str, decide: Callable[[PingTarget], PingUpdate]
+) -> tuple[PingTarget, PingUpdate] | None:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         apg: Any = raw.driver_connection
@@ -140,25 +126,14 @@ async def ping(
             change.exit_status,
             change.run_ms,
             change.body,
-            None if change.tick_status is None else change.tick_status.value,
-            _error(change.tick_error),
-            HEARTBEAT_REGION,
-            change.last_ping_at or change.started_at,
-            _message_id(),
         )
     return target, change
-
-
-def _message_id() -> str:
-    # Pings have no stream message: a fresh id per ping keeps (region, message) unique.
-    return f"ping-{uuid.uuid4().hex}"
 
 
 def _tick(target: PingTarget, change: PingUpdate) -> TickRow:
     assert change.tick_status is not None and change.last_ping_at is not None
     return TickRow(
         website_id=target.website_id,
-        message_id=_message_id(),
         status=change.tick_status,
         status_code=None,
         response_time_ms=change.run_ms,
@@ -166,10 +141,6 @@ def _tick(target: PingTarget, change: PingUpdate) -> TickRow:
         scheduled_at=change.last_ping_at,
         checked_at=change.last_ping_at,
     )
-
-
-def _error(text: str | None) -> str | None:
-    return text[:ERROR_MAX_LENGTH] if text is not None else None
 
 
 async def find_by_key(engine: AsyncEngine, ping_key: str) -> PingTarget | None:

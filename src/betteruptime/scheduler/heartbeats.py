@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,12 +30,12 @@ def silence_tick(silence: Silence, now: datetime) -> TickRow:
     """Return the DOWN tick recording a silence (stored like any check's result)."""
     return TickRow(
         website_id=silence.website_id,
-        # One silence, one tick: the claim flips `late` once, so this id is never reused.
-        message_id=f"late-{uuid.uuid4().hex}",
         status=Status.DOWN,
         status_code=None,
         response_time_ms=None,
         error=silence_error(silence),
+        # One silence, one tick: its deadline is the tick's slot (the claim flips `late`
+        # once, so the slot is never written twice).
         scheduled_at=silence.down_at,
         checked_at=now,
     )
