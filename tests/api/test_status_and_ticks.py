@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from betteruptime.db.models import Region, WebsiteStatus, WebsiteTick
+from betteruptime.db.models import Region, WebsiteStatus
+from betteruptime.db.ticks import TickRow, write_ticks
 from betteruptime.rules.status import FRESHNESS_GRACE, Status
 from tests.api.conftest import Api, Client, create_website
 
@@ -125,23 +126,20 @@ async def test_freshness_uses_the_websites_interval(api: Api, owner: Client) -> 
 
 
 async def _add_ticks(api: Api, website_id: str, count: int) -> list[datetime]:
+    """Store count ticks through the worker's writer, alternating regions; return slots."""
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     times = [base + timedelta(seconds=10 * i) for i in range(count)]
-    async with api.session() as session:
-        session.add_all(
-            WebsiteTick(
-                website_id=uuid.UUID(website_id),
-                region_id="eu" if i % 2 else "us",
-                status=Status.DOWN if i % 3 == 0 else Status.UP,
-                status_code=500 if i % 3 == 0 else 200,
-                response_time_ms=i,
-                error=None,
-                checked_at=when,
-                message_id=f"{i}-0",
-            )
-            for i, when in enumerate(times)
+    for i, when in enumerate(times):
+        row = TickRow(
+            website_id=uuid.UUID(website_id),
+            status=Status.DOWN if i % 3 == 0 else Status.UP,
+            status_code=500 if i % 3 == 0 else 200,
+            response_time_ms=i,
+            error="status 500" if i % 3 == 0 else None,
+            scheduled_at=when,
+            checked_at=when + timedelta(milliseconds=250 + i),
         )
-        await session.commit()
+        await write_ticks(api.state.engine, "eu" if i % 2 else "us", [row])
     return times
 
 
@@ -152,15 +150,19 @@ async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) ->
     path = f"/website/{site['id']}/ticks"
 
     first = (await owner.get(path, params={"limit": 3})).json()
-    assert [_ts(t["checked_at"]) for t in first["items"]] == times[::-1][:3]
+    assert [_ts(t["scheduled_at"]) for t in first["items"]] == times[::-1][:3]
     assert first["items"][0] == {
         "region_id": "us",
         "status": "DOWN",
         "status_code": 500,
         "response_time_ms": 6,
-        "error": None,
+        "error": "status 500",
+        "scheduled_at": first["items"][0]["scheduled_at"],
         "checked_at": first["items"][0]["checked_at"],
     }
+    # checked_at is stored as milliseconds after the slot, and read back exactly.
+    assert _ts(first["items"][0]["checked_at"]) == times[6] + timedelta(milliseconds=256)
+    assert first["items"][1]["error"] is None
 
     seen: list[datetime] = []
     cursor: str | None = None
@@ -169,7 +171,7 @@ async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) ->
         if cursor is not None:
             params["before"] = cursor
         page = (await owner.get(path, params=params)).json()
-        seen += [_ts(t["checked_at"]) for t in page["items"]]
+        seen += [_ts(t["scheduled_at"]) for t in page["items"]]
         cursor = page["next_before"]
         if cursor is None:
             break
@@ -178,7 +180,7 @@ async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) ->
     # `before` without an offset is read as UTC.
     naive = times[3].replace(tzinfo=None).isoformat()
     older = (await owner.get(path, params={"before": naive})).json()["items"]
-    assert [_ts(t["checked_at"]) for t in older] == times[:3][::-1]
+    assert [_ts(t["scheduled_at"]) for t in older] == times[:3][::-1]
 
 
 async def test_ticks_page_size_is_bounded(api: Api, owner: Client) -> None:

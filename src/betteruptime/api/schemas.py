@@ -222,7 +222,7 @@ class WebsitePage(BaseModel):
     offset: int
 
 
-class TickPublic(BaseModel):
+class RegionTick(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     region_id: str
@@ -233,6 +233,12 @@ class TickPublic(BaseModel):
     checked_at: datetime
 
 
+class TickPublic(RegionTick):
+    """One stored check; `scheduled_at` is the slot it was checked for (ticks are paged by it)."""
+
+    scheduled_at: datetime
+
+
 class TickPage(BaseModel):
     """Ticks newest first; pass `next_before` as `before` for the next page (null: no more)."""
 
@@ -240,7 +246,7 @@ class TickPage(BaseModel):
     next_before: datetime | None
 
 
-class RegionStatus(TickPublic):
+class RegionStatus(RegionTick):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 

@@ -22,7 +22,8 @@ from betteruptime.api.schemas import (
     WebsiteUpdate,
 )
 from betteruptime.api.validation import validate_schedule, validate_target_url
-from betteruptime.db.models import User, Website, WebsiteTick
+from betteruptime.db.models import User, Website
+from betteruptime.db.ticks import delete_website_ticks, recent_ticks
 
 router = APIRouter(tags=["websites"])
 
@@ -135,7 +136,11 @@ async def update_website(
 )
 async def delete_website(website: OwnedWebsite, session: SessionDep) -> None:
     """Stop monitoring a website and delete its history."""
+    # The website row first: its row lock makes concurrent tick writers either finish
+    # before the tick delete below runs or find no website (see db.ticks._PG_WRITE).
     await session.delete(website)
+    await session.flush()
+    await delete_website_ticks(session, website.ref)
     await session.commit()
 
 
@@ -146,21 +151,14 @@ async def list_ticks(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     before: Annotated[
         IsoTime | None,
-        Query(description="Only ticks checked before this time (ISO 8601; UTC if no offset)"),
+        Query(description="Only ticks scheduled before this time (ISO 8601; UTC if no offset)"),
     ] = None,
 ) -> TickPage:
     """Return the website's ticks, newest first."""
-    query = select(WebsiteTick).where(WebsiteTick.website_id == website.id)
-    if before is not None:
-        if before.tzinfo is None:
-            before = before.replace(tzinfo=UTC)
-        query = query.where(WebsiteTick.checked_at < before)
-    rows = list(
-        await session.scalars(
-            query.order_by(WebsiteTick.checked_at.desc(), WebsiteTick.id.desc()).limit(limit)
-        )
-    )
-    next_before = rows[-1].checked_at if len(rows) == limit else None
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)
+    rows = await recent_ticks(session, website.ref, limit, before)
+    next_before = rows[-1].scheduled_at if len(rows) == limit else None
     return TickPage(items=[TickPublic.model_validate(t) for t in rows], next_before=next_before)
 
 
