@@ -24,6 +24,9 @@ TABLES = {
     "website_tick",
     "tick_error",
     "website_status",
+    "tick_rollup_hourly",
+    "tick_rollup_daily",
+    "rollup_progress",
     "alembic_version",
 }
 
