@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=500, ge=1, le=10_000)
     pusher_batch_size: int = Field(default=1000, ge=1, le=10_000)
     pusher_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    hourly_retention_days: int = Field(default=400, ge=2)
+    daily_retention_days: int | None = Field(default=None, ge=1)
 
     allow_private_targets: bool = False
     allowed_target_networks: Annotated[
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
             parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
             return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
         return value
+
+    @field_validator("daily_retention_days", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

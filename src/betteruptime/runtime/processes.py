@@ -17,8 +17,10 @@ from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
+from betteruptime.scheduler.rollups import RollupSteps, rollup_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
@@ -74,6 +76,15 @@ def make_worker(
     return Worker(engine, queue, checker, config, metrics)
 
 
+def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
+    """Return the housekeeping loop with every step, configured from the settings."""
+    rollups = RollupSteps(
+        hourly_retention_days=settings.hourly_retention_days,
+        daily_retention_days=settings.daily_retention_days,
+    )
+    return Housekeeping(rollup_steps(engine, rollups))
+
+
 @contextlib.contextmanager
 def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
     """Set stop on SIGTERM or SIGINT while the block runs."""
@@ -89,8 +100,8 @@ def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
 
 
 async def run_pusher(settings: Settings) -> None:
-    """Run the pusher until SIGTERM/SIGINT."""
-    engine = create_engine(settings.sqlalchemy_url, pool_size=2)
+    """Run the pusher and housekeeping until SIGTERM/SIGINT."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=3)
     queue = make_queue(settings)
     metrics = PusherMetrics()
     if settings.metrics_port:
@@ -98,7 +109,10 @@ async def run_pusher(settings: Settings) -> None:
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            await make_pusher(settings, engine, queue, metrics).run(stop)
+            await asyncio.gather(
+                make_pusher(settings, engine, queue, metrics).run(stop),
+                make_housekeeping(settings, engine).run(stop),
+            )
     finally:
         await queue.close()
         await engine.dispose()
@@ -123,7 +137,7 @@ async def run_worker(settings: Settings, region_id: str) -> None:
 
 
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher and one worker in this process and event loop."""
+    """Run the API, the pusher, housekeeping and one worker in this process and event loop."""
     import uvicorn
 
     from betteruptime.app import create_app
@@ -166,6 +180,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             tasks = [
                 asyncio.create_task(pusher.run(stop)),
                 asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(make_housekeeping(settings, engine).run(stop)),
             ]
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait([api_task, stopper], return_when=asyncio.FIRST_COMPLETED)
