@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.models import RollupProgress, Website
 from betteruptime.db.rollups import RollupConfig, expire_rollups, roll_up
 from betteruptime.db.session import create_engine
-from betteruptime.rules.rollup import HOUR
+from betteruptime.rules.rollup import HOUR, floor_hour
 from tests.history import (
     RawTick,
     add_region,
@@ -32,7 +34,7 @@ from tests.history import (
     stored_ticks,
     website_refs,
 )
-from tests.pipeline.helpers import create_user, create_websites
+from tests.pipeline.helpers import create_user, create_websites, spawn, stop_process, wait_for
 
 # Half past ten: the hour from 10:00 is in progress, everything before it is closed.
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
@@ -198,3 +200,37 @@ async def test_deleting_a_website_deletes_its_rollups(engine: AsyncEngine) -> No
         await conn.execute(delete(Website).where(Website.ref == websites[0]))
     assert {w for w, _, _ in await hourly_rows(engine)} == {websites[1]}
     assert {w for w, _, _ in await daily_rows(engine)} == {websites[1]}
+
+
+@pytest.mark.postgres
+async def test_the_pusher_process_rolls_up_closed_hours(
+    pg_engine: AsyncEngine,
+    fresh_postgres_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    websites, regions = await _setup(pg_engine, websites=2)
+    closed = floor_hour(datetime.now(UTC)) - 2 * HOUR
+    ticks = [RawTick(w, r, closed + timedelta(minutes=5), 0, 90) for w in websites for r in regions]
+    await insert_ticks(pg_engine, ticks)
+    log = tmp_path / "pusher.log"
+    env = {
+        "DATABASE_URL": fresh_postgres_url,
+        "REDIS_URL": redis_url,
+        "STREAM_KEY": f"{redis_prefix}Websites",
+        "LOG_LEVEL": "INFO",
+    }
+    proc = spawn(["pusher"], env, log)
+    try:
+
+        async def rolled_up() -> bool:
+            return len(await hourly_rows(pg_engine)) == len(ticks)
+
+        await wait_for(rolled_up, 20, "the pusher's housekeeping to roll up the hour")
+    finally:
+        code = await stop_process(proc)
+    output = log.read_text()
+    assert code == 0, output
+    assert '"housekeeping started"' in output
+    assert await hourly_rows(pg_engine) == brute_hourly(ticks, closed + HOUR)
