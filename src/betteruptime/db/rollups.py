@@ -11,6 +11,7 @@ single writer on SQLite) so the later round always reads what the earlier one co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -94,10 +95,12 @@ class RollupRound:
     rolled_until: datetime | None
 
 
-def tick_sums(rt: ColumnElement[Any], status: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+@functools.cache
+def tick_sums(rt: ColumnElement[Any], status: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
     """Return the aggregates of ticks in rollup column order, labelled as the columns.
 
-    Histogram buckets are NULL rather than 0 when empty (see the rollup tables).
+    Histogram buckets are NULL rather than 0 when empty (see the rollup tables). Built
+    once: making these fifty expressions took half the time of a statistics request.
     """
     buckets = []
     for i in range(len(HISTOGRAM_COLUMNS)):
@@ -107,7 +110,7 @@ def tick_sums(rt: ColumnElement[Any], status: ColumnElement[Any]) -> list[Column
             *(([rt >= low] if low is not None else []) + ([rt < high] if high is not None else []))
         )
         buckets.append(func.nullif(func.count().filter(inside), 0).label(HISTOGRAM_COLUMNS[i]))
-    return [
+    return (
         func.count().label("checks"),
         func.count().filter(status == STATUS_DOWN).label("failures"),
         func.count().filter(status == STATUS_DEGRADED).label("degraded"),
@@ -116,7 +119,7 @@ def tick_sums(rt: ColumnElement[Any], status: ColumnElement[Any]) -> list[Column
         func.min(rt).label("rt_min"),
         func.max(rt).label("rt_max"),
         *buckets,
-    ]
+    )
 
 
 def _upsert(table: Table, select_stmt: Any, key: tuple[str, ...], dialect: str) -> Insert:
@@ -308,7 +311,7 @@ async def roll_up(engine: AsyncEngine, now: datetime, config: RollupConfig) -> R
     """
     current = floor_hour(now)
     hours_done = days_done = 0
-    recompute = False
+    recomputing = False
     rolled_until: datetime | None = None
     while True:
         async with engine.begin() as conn:
@@ -322,7 +325,7 @@ async def roll_up(engine: AsyncEngine, now: datetime, config: RollupConfig) -> R
             ):
                 # Once per round at most: the recent hours again, for late ticks.
                 start = min(start, current - config.late_hours * HOUR)
-                recompute = True
+                recomputing = True
             end = min(current, max(start, rolled_until) + config.chunk_hours * HOUR)
             if start >= current:
                 end = start
@@ -331,9 +334,9 @@ async def roll_up(engine: AsyncEngine, now: datetime, config: RollupConfig) -> R
             hours_done += len(hours)
             rolled_until = max(rolled_until, end)
             values: dict[str, Any] = {"rolled_until": rolled_until}
-            if recompute:
+            if recomputing:
                 values["recomputed_at"] = now
-                recompute = False
+                recomputing = False
             await conn.execute(
                 update(RollupProgress).where(RollupProgress.name == PROGRESS_NAME).values(values)
             )

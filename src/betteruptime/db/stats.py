@@ -9,6 +9,7 @@ rows in the answer, never the number of ticks in the window.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -115,14 +116,16 @@ def window_start(window: timedelta, now: datetime) -> datetime:
 _SUMMED = ("checks", "failures", "degraded", "rt_count", "rt_sum")
 
 
-def _rollup_sums(table: Any) -> list[ColumnElement[Any]]:
+@functools.cache
+def _rollup_sums(table: Any) -> tuple[ColumnElement[Any], ...]:
+    """Return the sums of a rollup table's rows, labelled as its columns (built once)."""
     c = table.c
-    return [
+    return (
         *(func.coalesce(func.sum(c[name]), 0).label(name) for name in _SUMMED),
         func.min(c.rt_min).label("rt_min"),
         func.max(c.rt_max).label("rt_max"),
         *(func.coalesce(func.sum(c[name]), 0).label(name) for name in HISTOGRAM_COLUMNS),
-    ]
+    )
 
 
 def _raw_sums(refs: Sequence[int], start: datetime) -> Select[Any]:
