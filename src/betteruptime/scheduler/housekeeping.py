@@ -9,7 +9,6 @@ own business (see the modules they call).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from betteruptime.log import get_logger
-from betteruptime.queue.backoff import Backoff
+from betteruptime.retry import Backoff, sleep
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +69,7 @@ class Housekeeping:
                     error=f"{type(exc).__name__}: {exc}",
                     retry_in=round(delay, 1),
                 )
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
                 continue
             backoff.reset()
             elapsed = time.monotonic() - started
@@ -78,7 +77,7 @@ class Housekeeping:
                 self._log.info(
                     "housekeeping step done", step=step.name, result=result, seconds=elapsed
                 )
-            await _sleep(stop, step.every_seconds - elapsed)
+            await sleep(stop, step.every_seconds - elapsed)
 
 
 def _worth_logging(result: object) -> bool:
@@ -89,12 +88,3 @@ def _worth_logging(result: object) -> bool:
     if fields is not None:
         return any(isinstance(v, int) and v for v in (getattr(result, f) for f in fields))
     return True
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep for seconds, waking early when stop is set."""
-    if seconds <= 0:
-        await asyncio.sleep(0)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
