@@ -30,6 +30,7 @@ from bench import (
     scheduler,
     stats_reads,
     status_reads,
+    storage,
     tick_writes,
     worker_throughput,
 )
@@ -69,6 +70,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
     "stats": Benchmark(stats_reads, needs_target=False),
+    "storage": Benchmark(storage, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
     "capacity": Benchmark(capacity, needs_target=True),
 }

@@ -1,4 +1,4 @@
-"""Benchmark 8: GET /website/{id}/stats?window=365d with a year of rollups against a day.
+"""Benchmark 9: GET /website/{id}/stats?window=365d with a year of rollups against a day.
 
 The statistics are read from daily rows, the hourly rows of the partial days and the raw
 ticks of the hour in progress, so a year of history must not show in their latency.
@@ -127,17 +127,24 @@ async def _fill(b: Backends, sizes: Sizes, current: datetime) -> list[tuple[uuid
     return [(r["id"], r["owner_id"]) for r in rows]
 
 
-async def _grow(b: Backends, sizes: Sizes, current: datetime) -> tuple[int, int, float]:
+async def _grow(
+    b: Backends, sizes: Sizes, current: datetime
+) -> tuple[dict[str, tuple[int, float]], float]:
+    """Add the rest of the rollups; return (rows, bytes per row) of each table and seconds."""
     conn = await b.pg()
     try:
         started = time.monotonic()
         await _rollups(conn, current - timedelta(days=sizes.big_days), current - timedelta(days=1))
         await conn.execute("VACUUM ANALYZE")
-        hourly = int(await conn.fetchval("SELECT count(*) FROM tick_rollup_hourly"))
-        daily = int(await conn.fetchval("SELECT count(*) FROM tick_rollup_daily"))
+        elapsed = time.monotonic() - started
+        sizes_found = {}
+        for table in ("tick_rollup_hourly", "tick_rollup_daily"):
+            rows = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            size = int(await conn.fetchval("SELECT pg_total_relation_size($1::regclass)", table))
+            sizes_found[table] = (rows, size / max(rows, 1))
     finally:
         await conn.close()
-    return hourly, daily, time.monotonic() - started
+    return sizes_found, elapsed
 
 
 async def _measure(
@@ -172,14 +179,14 @@ async def run(sizes: Sizes) -> list[Figure]:
             _, base_url = start_api(b, procs)
             await wait_ready(base_url, procs)
             small = await _measure(base_url, websites, sizes)
-            hourly, daily, fill_seconds = await _grow(b, sizes, current)
+            tables, fill_seconds = await _grow(b, sizes, current)
             big = await _measure(base_url, websites, sizes)
     p99_small = percentile(small, 0.99) * 1000
     p99_big = percentile(big, 0.99) * 1000
     ratio = p99_big / p99_small
     return [
         Figure(
-            benchmark="8 stats reads",
+            benchmark="9 stats reads",
             name=f"GET /website/{{id}}/stats?window=365d p99, {sizes.big_days} days of rollups",
             value=p99_big,
             unit="ms",
@@ -198,8 +205,11 @@ async def run(sizes: Sizes) -> list[Figure]:
                 "concurrency": sizes.concurrency,
                 "websites": len(websites),
                 "regions": sizes.regions,
-                "hourly_rows_big": hourly,
-                "daily_rows_big": daily,
+                "hourly_rows_big": tables["tick_rollup_hourly"][0],
+                "daily_rows_big": tables["tick_rollup_daily"][0],
+                # On disk, indexes included: what sizing rollups needs.
+                "hourly_bytes_per_row": round(tables["tick_rollup_hourly"][1], 1),
+                "daily_bytes_per_row": round(tables["tick_rollup_daily"][1], 1),
                 "rollup_fill_seconds": round(fill_seconds, 1),
             },
         )

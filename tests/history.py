@@ -27,7 +27,8 @@ from betteruptime.db.models import (
     tick_rollup_daily,
     tick_rollup_hourly,
 )
-from betteruptime.db.ticks import create_partitions, register_region
+from betteruptime.db.partitions import create_partitions
+from betteruptime.db.ticks import register_region
 from betteruptime.rules.histogram import histogram_of
 from betteruptime.rules.rollup import Totals, floor_day, floor_hour
 

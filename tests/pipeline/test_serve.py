@@ -66,7 +66,8 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
     assert (folder / "data" / "betteruptime.db").exists()
     assert '"queue": "LocalQueue"' in output
     assert '"worker stopped"' in output
-    # Housekeeping ran in the same process: rollups know how far they have got.
+    # serve also runs housekeeping (retention, rollups) in the same process.
     assert '"housekeeping started"' in output
+    assert '"housekeeping stopped"' in output
     with sqlite3.connect(folder / "data" / "betteruptime.db") as db:
         assert db.execute("SELECT rolled_until FROM rollup_progress").fetchone()[0] is not None

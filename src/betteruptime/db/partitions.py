@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 PARENT = "website_tick"
 _NAME = re.compile(r"^website_tick_p(\d{8})$")
@@ -84,6 +85,14 @@ def create_statements(day: date) -> list[str]:
     ]
 
 
+async def create_partitions(engine: AsyncEngine, days: Iterable[date]) -> None:
+    """Create (and attach) the tick partitions of days that have none yet."""
+    for day in days:
+        async with engine.begin() as conn:
+            for statement in create_statements(day):
+                await conn.exec_driver_sql(statement)
+
+
 @dataclass(frozen=True, slots=True)
 class Partition:
     """One tick partition: its day, whether it is attached, and if its detach is pending."""
@@ -111,8 +120,12 @@ ORDER BY c.relname
 """  # noqa: S608 - built from constants, no input
 
 
-def partitions_of(rows: Iterable[Any]) -> list[Partition]:
-    """Return the partitions of rows of LIST_SQL."""
+async def list_partitions(engine: AsyncEngine) -> list[Partition]:
+    """Return every tick partition, oldest first (none on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    async with engine.connect() as conn:
+        rows = (await conn.exec_driver_sql(LIST_SQL)).mappings().all()
     found = []
     for row in rows:
         day = partition_day(row["name"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -207,17 +207,9 @@ async def write_ticks(engine: AsyncEngine, region_id: str, rows: Sequence[TickRo
             if "no partition of relation" not in str(exc):
                 raise
         days = {partitions.utc_day(r.scheduled_at) for r in rows}
-        await create_partitions(engine, sorted(days))
+        await partitions.create_partitions(engine, sorted(days))
         return await _write_postgres(engine, region_id, rows)
     return await _write_sqlite(engine, region_id, rows)
-
-
-async def create_partitions(engine: AsyncEngine, days: Sequence[date]) -> None:
-    """Create (and attach) the tick partitions of days that have none yet."""
-    for day in days:
-        async with engine.begin() as conn:
-            for statement in partitions.create_statements(day):
-                await conn.exec_driver_sql(statement)
 
 
 async def _write_postgres(

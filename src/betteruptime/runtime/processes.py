@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings
+from betteruptime.db.retention import RetentionConfig
 from betteruptime.db.session import create_engine
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
@@ -22,6 +23,7 @@ from betteruptime.retry import Loops
 from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
+from betteruptime.scheduler.retention import retention_steps
 from betteruptime.scheduler.rollups import RollupSteps, rollup_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
@@ -58,6 +60,19 @@ def make_pusher(
     return Pusher(engine, queue, config, metrics)
 
 
+def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
+    """Return the housekeeping loop of the pusher (and `serve`): one named step per job."""
+    retention = RetentionConfig(tick_retention_days=settings.tick_retention_days)
+    every = settings.housekeeping_interval_seconds
+    rollups = RollupSteps(
+        hourly_retention_days=settings.hourly_retention_days,
+        daily_retention_days=settings.daily_retention_days,
+    )
+    return Housekeeping(
+        [*retention_steps(engine, retention, every), *rollup_steps(engine, rollups)]
+    )
+
+
 def make_worker(
     settings: Settings,
     engine: AsyncEngine,
@@ -76,15 +91,6 @@ def make_worker(
         max_deliveries=settings.max_deliveries,
     )
     return Worker(engine, queue, checker, config, metrics)
-
-
-def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
-    """Return the housekeeping loop with every step, configured from the settings."""
-    rollups = RollupSteps(
-        hourly_retention_days=settings.hourly_retention_days,
-        daily_retention_days=settings.daily_retention_days,
-    )
-    return Housekeeping(rollup_steps(engine, rollups))
 
 
 @contextlib.contextmanager
@@ -180,6 +186,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        housekeeping = make_housekeeping(settings, engine)
         log.info(
             "serving",
             url=f"http://{host}:{port}",
@@ -192,7 +199,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("api", _serve_until(server, stop))
             loops.start("pusher", pusher.run(stop))
             loops.start("worker", worker.run(stop))
-            loops.start("housekeeping", make_housekeeping(settings, engine).run(stop))
+            loops.start("housekeeping", housekeeping.run(stop))
             await loops.wait()
     finally:
         await checker.close()

@@ -31,7 +31,7 @@ class RollupSteps:
 
 
 def rollup_steps(engine: AsyncEngine, config: RollupSteps) -> list[Step]:
-    """Return the steps `rollups` (hourly and daily rows) and `rollup-expiry`."""
+    """Return the steps `rollups` (hourly and daily rows) and `rollup retention`."""
 
     async def rollups(now: datetime) -> RollupRound:
         return await roll_up(engine, now, config.rollup)
@@ -43,5 +43,5 @@ def rollup_steps(engine: AsyncEngine, config: RollupSteps) -> list[Step]:
 
     return [
         Step("rollups", config.every_seconds, rollups),
-        Step("rollup-expiry", config.expire_every_seconds, expiry),
+        Step("rollup retention", config.expire_every_seconds, expiry),
     ]

@@ -1,5 +1,7 @@
-"""compact ticks: small refs instead of UUIDs and names, deduplicated error texts,
-one key (website, region, scheduled time), daily partitions on PostgreSQL
+"""compact ticks
+
+Small refs instead of UUIDs and names, deduplicated error texts, one key (website,
+region, scheduled time), daily partitions on PostgreSQL.
 
 Revision ID: 0003
 Revises: 0001
