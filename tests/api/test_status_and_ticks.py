@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from betteruptime.db.models import Region, WebsiteStatus
 from betteruptime.db.ticks import TickRow, write_ticks
@@ -210,3 +214,74 @@ async def test_ticks_of_another_users_website_are_404(
     await _add_regions(api, "eu", "us")
     await _add_ticks(api, site["id"], 2)
     assert (await other.get(f"/website/{site['id']}/ticks")).status_code == 404
+
+
+async def _add_ticks_at(api: Api, website_id: str, at: list[tuple[datetime, str]]) -> None:
+    """Store one tick per (slot, region); response_time_ms numbers them in list order."""
+    for i, (when, region) in enumerate(at):
+        row = TickRow(
+            website_id=uuid.UUID(website_id),
+            status=Status.UP,
+            status_code=200,
+            response_time_ms=i,
+            error=None,
+            scheduled_at=when,
+            checked_at=when,
+        )
+        await write_ticks(api.state.engine, region, [row])
+
+
+async def _pages(owner: Client, path: str, limit: int) -> list[list[dict[str, Any]]]:
+    pages: list[list[dict[str, Any]]] = []
+    params: dict[str, str | int] = {"limit": limit}
+    while True:
+        response = await owner.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["items"])
+        if body["next_cursor"] is None:
+            return pages
+        params = {"limit": limit, "cursor": body["next_cursor"]}
+
+
+async def test_cursor_never_skips_nor_repeats_ticks_sharing_a_time(api: Api, owner: Client) -> None:
+    site = await create_website(owner)
+    regions = [f"r{n:02d}" for n in range(12)]
+    await _add_regions(api, "eu", *regions)
+    shared = datetime.now(UTC).replace(microsecond=123000) - timedelta(minutes=5)
+    # Two older ticks, twelve of one slot from twelve regions (more than two pages of
+    # five), one newer.
+    at = [(shared - timedelta(seconds=20), "eu"), (shared - timedelta(seconds=10), "eu")]
+    at += [(shared, region) for region in regions] + [(shared + timedelta(seconds=10), "eu")]
+    await _add_ticks_at(api, site["id"], at)
+
+    pages = await _pages(owner, f"/website/{site['id']}/ticks", 5)
+    assert [len(p) for p in pages] == [5, 5, 5, 0]
+    seen = [t["response_time_ms"] for page in pages for t in page]
+    # Newest first; ticks of the same slot by region, last first; each exactly once.
+    assert seen == [14, *range(13, 1, -1), 1, 0]
+
+    # `before` keeps its documented meaning: strictly older than the time given.
+    older = (await owner.get(f"/website/{site['id']}/ticks", params={"before": shared})).json()
+    assert [t["response_time_ms"] for t in older["items"]] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": ""},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00|5").decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|").decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|" + b"9" * 65).decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|eu\n").decode()},
+        {"cursor": base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|5").decode()},
+        {"cursor": "x" * 201},
+        {"cursor": "AAAA", "before": "2030-01-01T00:00:00Z"},
+    ],
+)
+async def test_a_bad_cursor_is_422(api: Api, owner: Client, params: dict[str, str]) -> None:
+    site = await create_website(owner)
+    response = await owner.get(f"/website/{site['id']}/ticks", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]

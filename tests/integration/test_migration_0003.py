@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +21,7 @@ from betteruptime.db.ticks import TickRow, all_ticks, write_ticks
 from betteruptime.rules.status import Status
 from tests.conftest import async_url
 
-# The tables as revision 0001 made them, for writing rows the way the old code did.
+# The tables as the revision before 0003 left them, for writing rows the way the old code did.
 OLD = sa.MetaData()
 OLD_USERS = sa.Table(
     "users",
@@ -61,12 +62,24 @@ OLD_TICK = sa.Table(
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+# The head before compact ticks: what a database holding old-layout ticks is at.
+PREVIOUS = ScriptDirectory.from_config(alembic_config()).get_revision("0003_compact_ticks")
+PREVIOUS_REVISION = str(PREVIOUS.down_revision) if PREVIOUS is not None else ""
 
 
 def _upgrade_to(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+def _downgrade_to(connection: Connection, revision: str) -> None:
+    if connection.dialect.name == "sqlite":
+        # As upgrade_to_head does: table rebuilds must not cascade into other tables.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
 
 
 def _old_ticks(sites: list[uuid.UUID]) -> list[dict[str, Any]]:
@@ -113,7 +126,7 @@ def _old_ticks(sites: list[uuid.UUID]) -> list[dict[str, Any]]:
 
 async def _migrate_with_ticks(engine: AsyncEngine) -> tuple[list[dict[str, Any]], list[uuid.UUID]]:
     async with engine.connect() as conn:
-        await conn.run_sync(_upgrade_to, "0001")
+        await conn.run_sync(_upgrade_to, PREVIOUS_REVISION)
         await conn.commit()
     owner = uuid.uuid4()
     sites = [uuid.uuid4() for _ in range(3)]
@@ -204,6 +217,19 @@ async def _check(engine: AsyncEngine) -> None:
         checked_at=first["checked_at"],
     )
     assert (await write_ticks(engine, first["region_id"], [again])).inserted == 0
+
+    # Down to the old layout and up again: every tick survives both ways.
+    async with engine.connect() as conn:
+        await conn.run_sync(_downgrade_to, PREVIOUS_REVISION)
+        await conn.commit()
+    async with engine.connect() as conn:
+        old_count = await conn.scalar(sa.text("SELECT count(*) FROM website_tick"))
+    assert old_count == len(stored)
+    await upgrade_to_head(engine)
+    async with engine.connect() as conn:
+        assert sorted((w, t.region_id, t.scheduled_at) for w, t in await all_ticks(conn)) == sorted(
+            (w, t.region_id, t.scheduled_at) for w, t in stored
+        )
 
 
 async def test_sqlite_migration_keeps_ticks(tmp_path: Path) -> None:

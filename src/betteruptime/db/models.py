@@ -36,6 +36,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from betteruptime.rules import histogram
+from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
 from betteruptime.rules.status import Status
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them again.
@@ -48,7 +49,6 @@ NAMING_CONVENTION = {
 }
 
 URL_MAX_LENGTH = 2048
-ERROR_MAX_LENGTH = 255
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,6 +112,16 @@ StatusType = Enum(
     length=7,
     values_callable=lambda e: [m.value for m in e],
 )
+# No CHECK constraint on kinds: a new kind is then a code change, not a rebuild of the
+# website table on SQLite. The API and the job decoder accept only known kinds.
+KindType = Enum(
+    CheckKind,
+    name="check_kind",
+    native_enum=False,
+    create_constraint=False,
+    length=16,
+    values_callable=lambda e: [m.value for m in e],
+)
 
 
 class Base(DeclarativeBase):
@@ -142,6 +152,9 @@ class Website(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[CheckKind] = mapped_column(
+        KindType, default=CheckKind.HTTP, server_default=CheckKind.HTTP.value
     )
     url: Mapped[str] = mapped_column(String(URL_MAX_LENGTH))
     name: Mapped[str | None] = mapped_column(String(200))
@@ -224,15 +237,23 @@ class WebsiteTick(Base):
         return self.scheduled_at + timedelta(milliseconds=self.delay_ms)
 
 
-# checked_at as SQL over website_tick columns (alias `t`), per dialect: for queries that
-# need it server-side. SQLite keeps timestamps as naive UTC text in SQLAlchemy's format.
-CHECKED_AT_SQL = {
-    "postgresql": "(t.scheduled_at + t.delay_ms * interval '1 millisecond')",
+# checked_at as SQL over website_tick columns, per dialect: for queries that need it
+# server-side. SQLite keeps timestamps as naive UTC text in SQLAlchemy's format.
+_CHECKED_AT = {
+    "postgresql": "({t}.scheduled_at + {t}.delay_ms * interval '1 millisecond')",
     "sqlite": (
-        "(strftime('%Y-%m-%d %H:%M:%f', t.scheduled_at, "
-        "printf('%+.3f seconds', t.delay_ms / 1000.0)) || '000')"
+        "(strftime('%Y-%m-%d %H:%M:%f', {t}.scheduled_at, "
+        "printf('%+.3f seconds', {t}.delay_ms / 1000.0)) || '000')"
     ),
 }
+
+
+def checked_at_sql(dialect: str, alias: str = "t") -> str:
+    """Return checked_at as SQL over the website_tick columns of alias, for dialect."""
+    return _CHECKED_AT[dialect].format(t=alias)
+
+
+CHECKED_AT_SQL = {dialect: checked_at_sql(dialect) for dialect in _CHECKED_AT}
 
 
 class WebsiteStatus(Base):

@@ -3,10 +3,11 @@ and the reads and deletes of stored ticks."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from betteruptime.db import partitions
 from betteruptime.db.models import (
-    ERROR_MAX_LENGTH,
     TICK_STATUS_OF,
     Region,
     TickError,
@@ -24,8 +24,10 @@ from betteruptime.db.models import (
     UTCDateTime,
     Website,
     WebsiteTick,
+    checked_at_sql,
     status_of_tick,
 )
+from betteruptime.rules.checks import ERROR_MAX_LENGTH
 from betteruptime.rules.status import Status
 
 # checked_at is stored as milliseconds after scheduled_at in an int4 column.
@@ -303,31 +305,91 @@ def _view(row: Any) -> TickView:
     )
 
 
-async def recent_ticks(
-    session: AsyncSession, website_ref: int, limit: int, before: datetime | None
-) -> list[TickView]:
-    """Return up to limit ticks of a website scheduled before `before`, newest first.
+@dataclass(frozen=True, slots=True)
+class TickCursor:
+    """A position in a website's ticks, newest first: the last tick of a page.
 
-    On PostgreSQL each region's newest ticks are read from the primary key (website_ref,
-    region_ref, scheduled_at) backwards, at most limit per region, then merged: a page
-    costs regions x limit index entries, whatever the length of the history. SQLite has
-    no LATERAL; its histories are small, so it sorts the website's ticks.
+    Ticks are ordered by (scheduled_at, region) descending, which the primary key serves;
+    a website has at most one tick per region and slot, so the pair is unique.
     """
-    since = [WebsiteTick.scheduled_at < before] if before is not None else []
-    if session.get_bind().dialect.name != "postgresql":
+
+    scheduled_at: datetime
+    region_id: str
+
+    @classmethod
+    def of(cls, tick: TickView) -> TickCursor:
+        """Return the cursor just past this tick."""
+        return cls(tick.scheduled_at, tick.region_id)
+
+    def encode(self) -> str:
+        """Return the cursor as an opaque, URL-safe string."""
+        raw = f"{self.scheduled_at.isoformat()}|{self.region_id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> TickCursor:
+        """Return the cursor encode() made; raise ValueError for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("not a cursor") from None
+        when, sep, region_id = raw.partition("|")
+        scheduled_at = datetime.fromisoformat(when)
+        # Cursors are made in UTC: anything else would only be a hand-made one, and its
+        # conversion could overflow. Region ids are at most 64 printable characters.
+        if not sep or scheduled_at.utcoffset() != timedelta(0):
+            raise ValueError("not a cursor")
+        if not (0 < len(region_id) <= 64 and region_id.isprintable()):
+            raise ValueError("not a cursor")
+        return cls(scheduled_at.astimezone(UTC), region_id)
+
+
+async def list_ticks(
+    session: AsyncSession,
+    website_id: uuid.UUID,
+    limit: int,
+    *,
+    before: datetime | None = None,
+    after: TickCursor | None = None,
+) -> list[TickView]:
+    """Return up to limit of the website's ticks, newest first by (scheduled_at, region).
+
+    `before` keeps ticks checked earlier than a time; `after` keeps ticks that come after
+    the cursor in this order, so ticks sharing a slot on a page boundary are neither
+    skipped nor repeated. On PostgreSQL each region's newest ticks are read from the
+    primary key (website_ref, region_ref, scheduled_at) backwards, at most limit per
+    region, then merged: a page costs regions x limit index entries, whatever the length
+    of the history. SQLite has no LATERAL; its histories are small, so it sorts the
+    website's ticks.
+    """
+    website_ref = sa.select(Website.ref).where(Website.id == website_id).scalar_subquery()
+    dialect = session.get_bind().dialect.name
+    checked_at: Any = sa.literal_column(checked_at_sql(dialect, "website_tick"))
+    conditions: list[Any] = [WebsiteTick.website_ref == website_ref]
+    if before is not None:
+        # A check finishes after its slot, so the slot bound lets the index skip ahead.
+        bound = sa.bindparam("before", before, type_=UTCDateTime())
+        conditions += [WebsiteTick.scheduled_at < before, checked_at < bound]
+    if after is not None:
+        # The first condition alone bounds the index range scan; the second breaks ties.
+        conditions += [
+            WebsiteTick.scheduled_at <= after.scheduled_at,
+            sa.or_(WebsiteTick.scheduled_at < after.scheduled_at, Region.id < after.region_id),
+        ]
+    if dialect != "postgresql":
         query = (
             sa.select(*_tick_columns())
             .select_from(WebsiteTick)
             .join(Region, Region.ref == WebsiteTick.region_ref)
             .outerjoin(TickError, TickError.id == WebsiteTick.error_id)
-            .where(WebsiteTick.website_ref == website_ref, *since)
+            .where(*conditions)
             .order_by(WebsiteTick.scheduled_at.desc(), Region.id.desc())
             .limit(limit)
         )
         return [_view(row) for row in await session.execute(query)]
     per_region = (
         sa.select(WebsiteTick)
-        .where(WebsiteTick.website_ref == website_ref, WebsiteTick.region_ref == Region.ref, *since)
+        .where(WebsiteTick.region_ref == Region.ref, *conditions)
         .order_by(WebsiteTick.scheduled_at.desc())
         .limit(limit)
         .correlate(Region)

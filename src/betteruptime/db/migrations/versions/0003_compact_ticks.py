@@ -3,8 +3,8 @@
 Small refs instead of UUIDs and names, deduplicated error texts, one key (website,
 region, scheduled time), daily partitions on PostgreSQL.
 
-Revision ID: 0003
-Revises: 0001
+Revision ID: 0003_compact_ticks
+Revises: 0002_check_kind
 Create Date: 2026-11-27
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from betteruptime.db import partitions
 
-revision: str = "0003"
-down_revision: str | None = "0001"
+revision: str = "0003_compact_ticks"
+down_revision: str | None = "0002_check_kind"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """hourly and daily rollups of ticks, and the progress of their maintenance
 
 Revision ID: 0004_rollups
-Revises: 0003
+Revises: 0003_compact_ticks
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_rollups"
-down_revision: str | None = "0003"
+down_revision: str | None = "0003_compact_ticks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
