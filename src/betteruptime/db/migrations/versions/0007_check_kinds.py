@@ -1,7 +1,7 @@
 """check kinds: website.options, certificates seen, heartbeats
 
 Revision ID: 0007_check_kinds
-Revises: 0003_compact_ticks
+Revises: 0004_rollups
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_check_kinds"
-down_revision: str | None = "0003_compact_ticks"
+down_revision: str | None = "0004_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
