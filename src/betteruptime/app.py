@@ -19,10 +19,8 @@ from betteruptime.api.ratelimit import make_rate_limits
 from betteruptime.api.routes import health, pings, stats, status, users, websites
 from betteruptime.api.state import AppState
 from betteruptime.config import Settings, resolve_jwt_secret
-from betteruptime.db.heartbeats import HEARTBEAT_REGION
 from betteruptime.db.migrate import upgrade_to_head
 from betteruptime.db.session import create_engine, create_sessionmaker
-from betteruptime.db.ticks import register_region
 from betteruptime.log import get_logger
 
 log = get_logger(__name__)
@@ -38,8 +36,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         redis: aioredis.Redis | None = None
         try:
             await upgrade_to_head(db)
-            # Heartbeat pings are stored as ticks of their own region.
-            await register_region(db, HEARTBEAT_REGION, "heartbeat pings")
             secret, generated = resolve_jwt_secret(settings)
             if generated:
                 log.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,12 +13,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from betteruptime.db.models import Heartbeat, Website
-from betteruptime.db.ticks import TickRow, write_ticks
+from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
 
 # Heartbeat results are stored as ticks of this region: pushed, not probed from anywhere.
 HEARTBEAT_REGION = "push"
+# Engines whose database has the region already (registering is idempotent; this only
+# saves the statement on every ping).
+_REGISTERED: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,15 @@ WHERE website_id = $1
 """
 
 
+async def ensure_heartbeat_region(engine: AsyncEngine) -> None:
+    """Register HEARTBEAT_REGION once per engine, before its first tick is written."""
+    # The region exists once a heartbeat reports, not before: no empty region for
+    # deployments without heartbeats.
+    if engine not in _REGISTERED:
+        await register_region(engine, HEARTBEAT_REGION, "heartbeat pings")
+        _REGISTERED.add(engine)
+
+
 async def ping(
     engine: AsyncEngine, ping_key: str, decide: Callable[[PingTarget], PingUpdate]
 ) -> tuple[PingTarget, PingUpdate] | None:
@@ -93,6 +106,7 @@ async def ping(
         target, change = looked_up, decide(looked_up)
         await store_ping(engine, target.website_id, change)
     if change.tick_status is not None:
+        await ensure_heartbeat_region(engine)
         # The tick goes through the one tick writer, as a check's result does.
         await write_ticks(engine, HEARTBEAT_REGION, [_tick(target, change)])
     return target, change
@@ -241,6 +255,7 @@ __all__: Sequence[str] = (
     "PingUpdate",
     "Silence",
     "claim_silences",
+    "ensure_heartbeat_region",
     "find_by_key",
     "get_heartbeat",
     "last_ping_at",

@@ -8,8 +8,13 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.faults import DATABASE_FAULTS
-from betteruptime.db.heartbeats import HEARTBEAT_REGION, Silence, claim_silences
-from betteruptime.db.ticks import TickRow, register_region, write_ticks
+from betteruptime.db.heartbeats import (
+    HEARTBEAT_REGION,
+    Silence,
+    claim_silences,
+    ensure_heartbeat_region,
+)
+from betteruptime.db.ticks import TickRow, write_ticks
 from betteruptime.log import get_logger
 from betteruptime.retry import Backoff, sleep
 from betteruptime.rules.status import Status
@@ -45,6 +50,7 @@ async def record_silences(engine: AsyncEngine, now: datetime, limit: int = 500) 
     """Record every heartbeat silent past its deadline as DOWN; return how many."""
     silences = await claim_silences(engine, now, limit)
     if silences:
+        await ensure_heartbeat_region(engine)
         await write_ticks(engine, HEARTBEAT_REGION, [silence_tick(s, now) for s in silences])
     return len(silences)
 
@@ -53,12 +59,8 @@ async def watch_heartbeats(engine: AsyncEngine, stop: asyncio.Event, poll_second
     """Look for silent heartbeats every poll_seconds until stop is set."""
     log = get_logger(__name__).bind(component="heartbeats")
     backoff = Backoff()
-    registered = False
     while not stop.is_set():
         try:
-            if not registered:
-                await register_region(engine, HEARTBEAT_REGION, "heartbeat pings")
-                registered = True
             while await record_silences(engine, datetime.now(UTC)) >= 500 and not stop.is_set():
                 pass  # a full claim: look again at once
             backoff.reset()
