@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_JWT_SECRET_BYTES = 32
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+CHANNEL_KEY_FILE = "channel_key"
 
 
 class Settings(BaseSettings):
@@ -57,6 +60,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "5/minute"
+
+    channel_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    notify_timeout_seconds: float = Field(default=15, ge=1, le=120)
+    notify_max_attempts: int = Field(default=5, ge=1, le=20)
+    notify_retry_seconds: float = Field(default=20, gt=0, le=3600)
+    notify_concurrency: int = Field(default=20, ge=1, le=500)
+    notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_token: SecretStr | None = None
@@ -111,6 +122,30 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("channel_key")
+    @classmethod
+    def _check_channel_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        for key in value.get_secret_value().split(","):
+            if not valid_fernet_key(key.strip()):
+                raise ValueError(
+                    "must be one or more comma-separated Fernet keys (32 bytes, url-safe "
+                    "base64); generate one with: python3 -c 'import base64, os; "
+                    "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+                )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://uptime.example.com")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must be a base URL without credentials, query or fragment")
+        return value.rstrip("/")
+
     @field_validator("metrics_token")
     @classmethod
     def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -143,6 +178,13 @@ class Settings(BaseSettings):
         if self.default_interval_seconds < self.min_interval_seconds:
             raise ValueError("DEFAULT_INTERVAL_SECONDS must be >= MIN_INTERVAL_SECONDS")
         return self
+
+    @property
+    def notify_lease_seconds(self) -> float:
+        """Return how long a claimed delivery is hidden from other notifiers while it is sent."""
+        # Longer than one send may take (Apprise gives up at the timeout), so only a
+        # notifier that died mid-send leaves a delivery for another to retry.
+        return self.notify_timeout_seconds + 30
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -205,26 +247,58 @@ class SettingsError(Exception):
     """A setting has a value the service cannot start with."""
 
 
-def resolve_jwt_secret(settings: Settings) -> tuple[str, bool]:
-    """Return the JWT secret and whether it was generated into DATA_DIR (not set by env)."""
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value(), False
-    path = settings.data_dir / JWT_SECRET_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def valid_fernet_key(key: str) -> bool:
+    """Return True when key is 32 bytes in url-safe base64, the form Fernet takes."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32 and len(key) == 44
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def _generated_secret(data_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """Return the secret stored in DATA_DIR/name, creating it (mode 0600) when missing."""
+    path = data_dir / name
+    data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Write a private temp file, then link it into place: link() fails if another
         # process got there first, and nobody ever reads a half-written secret.
-        tmp = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
+        tmp = path.with_name(f".{name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48) + "\n")
+            fh.write(make() + "\n")
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
-    secret = path.read_text().strip()
+    return path.read_text().strip()
+
+
+def resolve_jwt_secret(settings: Settings) -> tuple[str, bool]:
+    """Return the JWT secret and whether it was generated into DATA_DIR (not set by env)."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value(), False
+    path = settings.data_dir / JWT_SECRET_FILE
+    secret = _generated_secret(
+        settings.data_dir, JWT_SECRET_FILE, lambda: secrets.token_urlsafe(48)
+    )
     if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
         raise SettingsError(f"{path} holds a secret shorter than {MIN_JWT_SECRET_BYTES} bytes")
     return secret, True
+
+
+def resolve_channel_keys(settings: Settings) -> tuple[tuple[str, ...], bool]:
+    """Return the channel URL keys (the first encrypts) and whether they were generated."""
+    if settings.channel_key is not None:
+        keys = tuple(k.strip() for k in settings.channel_key.get_secret_value().split(","))
+        return keys, False
+    path = settings.data_dir / CHANNEL_KEY_FILE
+    key = _generated_secret(
+        settings.data_dir,
+        CHANNEL_KEY_FILE,
+        lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
+    )
+    if not valid_fernet_key(key):
+        raise SettingsError(f"{path} does not hold a Fernet key")
+    return (key,), True

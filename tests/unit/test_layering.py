@@ -23,7 +23,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("layer", ["checks", "queue"])
+@pytest.mark.parametrize("layer", ["checks", "queue", "notify"])
 def test_layer_imports_no_database_web_or_settings(layer: str) -> None:
     files = sorted((PACKAGE / layer).glob("*.py"))
     assert files, f"no modules found in {layer}/"
@@ -32,5 +32,17 @@ def test_layer_imports_no_database_web_or_settings(layer: str) -> None:
         for path in files
         for name in _imports(path)
         if name.startswith(FORBIDDEN) or name.split(".")[0] in {"sqlalchemy", "fastapi"}
+    }
+    assert not offending, offending
+
+
+def test_only_notify_imports_apprise() -> None:
+    # Apprise connects outside aiohttp; keeping it in one package keeps every send behind
+    # that package's socket guard.
+    offending = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.name != "notify"
+        and any(name.split(".")[0] == "apprise" for name in _imports(path))
     }
     assert not offending, offending
