@@ -15,7 +15,17 @@ from betteruptime.db.models import Base
 from betteruptime.db.session import create_engine
 from tests.conftest import async_url
 
-TABLES = {"users", "website", "region", "website_tick", "website_status", "alembic_version"}
+TABLES = {
+    "users",
+    "website",
+    "region",
+    "website_tick",
+    "website_status",
+    "evaluation",
+    "incident",
+    "incident_event",
+    "alembic_version",
+}
 
 
 def _diff(connection: Connection) -> list[Any]:

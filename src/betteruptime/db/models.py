@@ -1,9 +1,10 @@
-"""Tables of the monitor: users, website, region, website_tick, website_status."""
+"""Tables of the monitor: users, websites, regions, ticks, status, incidents and their events."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,13 +16,16 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import JSON
 
 from betteruptime.rules.status import Status
 
@@ -112,6 +116,14 @@ class Website(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Incident thresholds; NULL means the operator's default from settings, so changing
+    # the default changes every website that never chose its own.
+    confirmation_checks: Mapped[int | None] = mapped_column(SmallInteger)
+    recovery_checks: Mapped[int | None] = mapped_column(SmallInteger)
+    # NULL: a strict majority of the regions with a fresh result.
+    regions_required: Mapped[int | None] = mapped_column(SmallInteger)
+    # NULL: no reminders.
+    reminder_minutes: Mapped[int | None] = mapped_column(Integer)
 
 
 class Region(Base):
@@ -119,6 +131,9 @@ class Region(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Set while the probe-side outage guard ignores this region's votes (most of its
+    # checks fail at once: the probe's network, not the websites, is down).
+    votes_ignored_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebsiteTick(Base):
@@ -141,6 +156,11 @@ class WebsiteTick(Base):
     message_id: Mapped[str] = mapped_column(String(64))
 
 
+def _streak_start(context: Any) -> Any:
+    # A row made through the ORM (tests, tools) starts its streak with its own check.
+    return context.get_current_parameters()["checked_at"]
+
+
 class WebsiteStatus(Base):
     """The latest tick per (website, region): status reads never scan history."""
 
@@ -159,3 +179,96 @@ class WebsiteStatus(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the status last changed in this region: the seed of incidents and uptime.
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Consecutive checks with the current status, this one included, and the checked_at
+    # of the first of them; written by the same statement as the row itself.
+    streak: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    streak_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_streak_start)
+
+
+class Evaluation(Base):
+    """Websites whose region state moved in a way that may open or close an incident."""
+
+    __tablename__ = "evaluation"
+
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+INCIDENT_STATES = ("open", "acknowledged", "resolved")
+EVENT_KINDS = ("opened", "acknowledged", "reminder", "resolved")
+
+
+class Incident(Base):
+    """A confirmed outage of one website, from detection to resolution."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        # At most one unresolved incident per website: a key, not a convention, so two
+        # alerters deciding at once cannot both open one.
+        Index(
+            "uq_incident_unresolved",
+            "website_id",
+            unique=True,
+            postgresql_where=text("state <> 'resolved'"),
+            sqlite_where=text("state <> 'resolved'"),
+        ),
+        Index("ix_incident_website_started", "website_id", "started_at"),
+        Index(
+            "ix_incident_awaiting_recovery",
+            "website_id",
+            postgresql_where=text("awaiting_recovery"),
+            sqlite_where=text("awaiting_recovery"),
+        ),
+        CheckConstraint("state IN ('open', 'acknowledged', 'resolved')", name="state_valid"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    website_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("website.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    cause: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Resolved by hand while still failing: no new incident until the website recovers.
+    awaiting_recovery: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    # The last reminder (a conditional update on it lets one alerter of many send it).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IncidentEvent(Base):
+    """One step of an incident's timeline, and the outbox notifications are made from."""
+
+    __tablename__ = "incident_event"
+    __table_args__ = (
+        Index("ix_incident_event_incident_id", "incident_id", "id"),
+        # Only the rows still to fan out are indexed, so the notifier's claim stays small.
+        Index(
+            "ix_incident_event_unfanned",
+            "id",
+            postgresql_where=text("fanned_out_at IS NULL"),
+            sqlite_where=text("fanned_out_at IS NULL"),
+        ),
+        CheckConstraint(
+            "kind IN ('opened', 'acknowledged', 'reminder', 'resolved')", name="kind_valid"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # NULL until the notifier has turned the event into deliveries.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -65,9 +65,10 @@ WITH r AS (
     RETURNING 1
 ), st AS (
     INSERT INTO website_status AS s (website_id, region_id, status, status_code,
-                                     response_time_ms, error, checked_at, changed_at)
+                                     response_time_ms, error, checked_at, changed_at,
+                                     streak, streak_started_at)
     SELECT DISTINCT ON (website_id) website_id, $9, status, status_code, response_time_ms,
-           error, checked_at, checked_at
+           error, checked_at, checked_at, 1, checked_at
     FROM r
     ORDER BY website_id, checked_at DESC
     ON CONFLICT (website_id, region_id) DO UPDATE SET
@@ -77,7 +78,10 @@ WITH r AS (
         error = EXCLUDED.error,
         checked_at = EXCLUDED.checked_at,
         changed_at = CASE WHEN s.status = EXCLUDED.status THEN s.changed_at
-                          ELSE EXCLUDED.checked_at END
+                          ELSE EXCLUDED.checked_at END,
+        streak = CASE WHEN s.status = EXCLUDED.status THEN s.streak + 1 ELSE 1 END,
+        streak_started_at = CASE WHEN s.status = EXCLUDED.status THEN s.streak_started_at
+                                 ELSE EXCLUDED.checked_at END
     WHERE s.checked_at < EXCLUDED.checked_at
     RETURNING 1
 )
@@ -102,9 +106,9 @@ _SQLITE_TICK = text(
 _SQLITE_STATUS = text(
     """
     INSERT INTO website_status (website_id, region_id, status, status_code, response_time_ms,
-                                error, checked_at, changed_at)
+                                error, checked_at, changed_at, streak, streak_started_at)
     SELECT :website_id, :region_id, :status, :status_code, :response_time_ms, :error,
-           :checked_at, :checked_at
+           :checked_at, :checked_at, 1, :checked_at
     WHERE EXISTS (SELECT 1 FROM website WHERE id = :website_id)
     ON CONFLICT (website_id, region_id) DO UPDATE SET
         status = excluded.status,
@@ -113,7 +117,12 @@ _SQLITE_STATUS = text(
         error = excluded.error,
         checked_at = excluded.checked_at,
         changed_at = CASE WHEN website_status.status = excluded.status
-                          THEN website_status.changed_at ELSE excluded.checked_at END
+                          THEN website_status.changed_at ELSE excluded.checked_at END,
+        streak = CASE WHEN website_status.status = excluded.status
+                      THEN website_status.streak + 1 ELSE 1 END,
+        streak_started_at = CASE WHEN website_status.status = excluded.status
+                                 THEN website_status.streak_started_at
+                                 ELSE excluded.checked_at END
     WHERE website_status.checked_at < excluded.checked_at
     """
 ).bindparams(
