@@ -24,6 +24,10 @@ TABLES = {
     "evaluation",
     "incident",
     "incident_event",
+    "channel",
+    "website_channel",
+    "notification_delivery",
+    "delivery_attempt",
     "alembic_version",
 }
 

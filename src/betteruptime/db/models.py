@@ -272,3 +272,84 @@ class IncidentEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # NULL until the notifier has turned the event into deliveries.
     fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class Channel(Base):
+    """Where a user's notifications go: an Apprise URL, stored encrypted."""
+
+    __tablename__ = "channel"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    # Fernet token of the URL (tokens and passwords live in it): a dump alone reveals
+    # neither the URL nor its secrets, only the scheme below.
+    url_encrypted: Mapped[str] = mapped_column(String(4096))
+    scheme: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebsiteChannel(Base):
+    """Which channels a website notifies."""
+
+    __tablename__ = "website_channel"
+
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class NotificationDelivery(Base):
+    """One incident event to one channel: pending until delivered or given up on."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (
+        # Fan-out is idempotent: a second notifier (or a retried one) inserts nothing.
+        UniqueConstraint("event_id", "channel_id"),
+        # Only deliveries still to send are indexed, so the claim stays small.
+        Index(
+            "ix_notification_delivery_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_notification_delivery_channel_id", "channel_id"),
+        CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("incident_event.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """The delivery log: every attempt to send a delivery, with its outcome."""
+
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (Index("ix_delivery_attempt_delivery_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("notification_delivery.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    # Short, with the channel's secrets masked.
+    error: Mapped[str | None] = mapped_column(String(ERROR_MAX_LENGTH))
+    elapsed_ms: Mapped[int] = mapped_column(Integer)
