@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     notify_retry_seconds: float = Field(default=20, gt=0, le=3600)
     notify_concurrency: int = Field(default=20, ge=1, le=500)
     notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    notify_lease_seconds: float = Field(default=60, gt=0, le=3600)
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_token: SecretStr | None = None
@@ -179,12 +180,14 @@ class Settings(BaseSettings):
             raise ValueError("DEFAULT_INTERVAL_SECONDS must be >= MIN_INTERVAL_SECONDS")
         return self
 
-    @property
-    def notify_lease_seconds(self) -> float:
-        """Return how long a claimed delivery is hidden from other notifiers while it is sent."""
-        # Longer than one send may take (Apprise gives up at the timeout), so only a
-        # notifier that died mid-send leaves a delivery for another to retry.
-        return self.notify_timeout_seconds + 30
+    @model_validator(mode="after")
+    def _check_lease(self) -> Settings:
+        # A claimed delivery is hidden from other notifiers for the lease; it must outlast
+        # one send (Apprise gives up at the timeout), so only a notifier that died mid-send
+        # leaves a delivery for another to take over.
+        if self.notify_lease_seconds < self.notify_timeout_seconds + 1:
+            raise ValueError("NOTIFY_LEASE_SECONDS must exceed NOTIFY_TIMEOUT_SECONDS by 1 s")
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

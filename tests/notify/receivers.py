@@ -89,6 +89,18 @@ class Mailbox:
     port: int
     messages: list[Message] = field(default_factory=list)
 
+    def texts(self) -> list[str]:
+        """Return the decoded plain-text body of every message."""
+        found = []
+        for message in self.messages:
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    payload = part.get_payload(decode=True)
+                    assert isinstance(payload, bytes)
+                    found.append(payload.decode())
+                    break
+        return found
+
     def url(self, to: str = "ops@example.com") -> str:
         """Return a mailto:// Apprise URL that delivers through this server, unencrypted."""
         return f"mailto://127.0.0.1:{self.port}?from=monitor@example.com&to={to}&mode=insecure"

@@ -46,3 +46,22 @@ def test_only_notify_imports_apprise() -> None:
         and any(name.split(".")[0] == "apprise" for name in _imports(path))
     }
     assert not offending, offending
+
+
+def test_alerting_never_imports_other_loops_api_or_web() -> None:
+    forbidden = (
+        "betteruptime.api",
+        "betteruptime.app",
+        "betteruptime.web",
+        "betteruptime.scheduler",
+        "betteruptime.worker",
+        "betteruptime.runtime",
+        "betteruptime.config",
+    )
+    offending = {
+        f"{path.name}: {name}"
+        for path in sorted((PACKAGE / "alerting").glob("*.py"))
+        for name in _imports(path)
+        if name.startswith(forbidden)
+    }
+    assert not offending, offending

@@ -155,6 +155,14 @@ Timeout = Annotated[
 ]
 
 
+MAX_CHANNELS_PER_WEBSITE = 50
+# UUIDs arrive as JSON strings; strict mode would refuse a string for a UUID.
+ChannelIds = Annotated[
+    list[Annotated[uuid.UUID, Field(strict=False)]],
+    Field(max_length=MAX_CHANNELS_PER_WEBSITE, description="Ids of your channels to notify"),
+]
+
+
 class WebsiteCreate(_Input):
     url: Url
     name: Name | None = None
@@ -165,9 +173,12 @@ class WebsiteCreate(_Input):
         default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
     )
     enabled: bool = True
+    channel_ids: ChannelIds | None = Field(
+        default=None, description="Default: every channel you have at creation time"
+    )
 
 
-_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled")
+_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled", "channel_ids")
 
 
 def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
@@ -190,8 +201,11 @@ class WebsiteUpdate(_Input):
     interval_seconds: Interval | None = None
     timeout_seconds: Timeout | None = None
     enabled: bool | None = None
+    channel_ids: ChannelIds | None = None
 
-    @field_validator("url", "interval_seconds", "timeout_seconds", "enabled", mode="before")
+    @field_validator(
+        "url", "interval_seconds", "timeout_seconds", "enabled", "channel_ids", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Validators do not run on defaults, so this only refuses an explicit null.
@@ -211,6 +225,7 @@ class WebsitePublic(BaseModel):
     enabled: bool
     created_at: datetime
     next_check_at: datetime
+    channel_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class WebsitePage(BaseModel):
@@ -263,3 +278,70 @@ class Health(BaseModel):
 class HealthError(ErrorResponse):
     database: str
     redis: str
+
+
+ChannelName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+ChannelUrlField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="An Apprise URL: mailto://, slack://, discord://, tgram://, ntfy://, "
+        "json://, form://, … (see the README); stored encrypted, shown masked",
+        examples=["json://hooks.example.com/uptime", "mailto://user:app-password@gmail.com"],
+    ),
+]
+
+
+class ChannelCreate(_Input):
+    name: ChannelName
+    url: ChannelUrlField
+
+
+def _channel_fields_not_nullable(schema: dict[str, Any]) -> None:
+    for name in ("name", "url"):
+        prop = schema["properties"][name]
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        prop.pop("default", None)
+
+
+class ChannelUpdate(_Input):
+    """Fields to change; an absent field keeps its value."""
+
+    model_config = ConfigDict(json_schema_extra=_channel_fields_not_nullable)
+
+    name: ChannelName | None = None
+    url: ChannelUrlField | None = None
+
+    @field_validator("name", "url", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class ChannelPublic(BaseModel):
+    """A channel; `url` is masked (scheme and host only), the stored URL never leaves."""
+
+    id: uuid.UUID
+    name: str
+    scheme: str
+    url: str = Field(examples=["json://hooks.example.com/***"])
+    created_at: datetime
+
+
+class ChannelList(BaseModel):
+    """The caller's channels, oldest first."""
+
+    items: list[ChannelPublic]
+
+
+class DeliveryResult(BaseModel):
+    """The outcome of one send: `error` is short and masked."""
+
+    ok: bool
+    error: str | None
+    elapsed_ms: int

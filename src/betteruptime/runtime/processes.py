@@ -9,11 +9,14 @@ from collections.abc import Generator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.alerting.notifier import Notifier, NotifierConfig
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
-from betteruptime.config import Settings
+from betteruptime.config import Settings, resolve_channel_keys
 from betteruptime.db.session import create_engine
 from betteruptime.log import get_logger
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
@@ -31,15 +34,46 @@ def make_queue(settings: Settings) -> CheckQueue:
     return RedisStreamQueue.from_url(url, settings.stream_key) if url else LocalQueue()
 
 
-def make_checker(settings: Settings) -> HttpChecker:
-    """Return the HTTP checker with the SSRF policy of the settings."""
-    policy = TargetPolicy(
+def target_policy(settings: Settings) -> TargetPolicy:
+    """Return the SSRF policy of the settings, shared by checks and notifications."""
+    return TargetPolicy(
         allow_private=settings.allow_private_targets,
         allowed_networks=settings.allowed_target_networks,
     )
+
+
+def make_checker(settings: Settings) -> HttpChecker:
+    """Return the HTTP checker with the SSRF policy of the settings."""
     return HttpChecker(
-        policy, max_body_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects
+        target_policy(settings),
+        max_body_bytes=settings.max_body_bytes,
+        max_redirects=settings.max_redirects,
     )
+
+
+def make_notifier(settings: Settings, engine: AsyncEngine) -> Notifier:
+    """Return the notifier: channel keys, SSRF policy and delivery settings from settings."""
+    keys, generated = resolve_channel_keys(settings)
+    if generated:
+        get_logger(__name__).warning(
+            "CHANNEL_KEY is not set; using a key generated in DATA_DIR. Every API node and "
+            "alerter of a deployment must set the same CHANNEL_KEY.",
+            key_file=str(settings.data_dir / "channel_key"),
+        )
+    sender = Sender(
+        target_policy(settings),
+        timeout=settings.notify_timeout_seconds,
+        concurrency=settings.notify_concurrency,
+    )
+    config = NotifierConfig(
+        public_url=settings.public_url,
+        concurrency=settings.notify_concurrency,
+        poll_seconds=settings.notify_poll_seconds,
+        lease_seconds=settings.notify_lease_seconds,
+        max_attempts=settings.notify_max_attempts,
+        retry_seconds=settings.notify_retry_seconds,
+    )
+    return Notifier(engine, sender, ChannelCipher(keys), config)
 
 
 def make_pusher(
@@ -123,7 +157,7 @@ async def run_worker(settings: Settings, region_id: str) -> None:
 
 
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher and one worker in this process and event loop."""
+    """Run the API, the pusher, one worker and the notifier in this process and event loop."""
     import uvicorn
 
     from betteruptime.app import create_app
@@ -154,6 +188,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        notifier = make_notifier(settings, engine)
         log.info(
             "serving",
             url=f"http://{host}:{port}",
@@ -166,6 +201,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             tasks = [
                 asyncio.create_task(pusher.run(stop)),
                 asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(notifier.run(stop)),
             ]
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait([api_task, stopper], return_when=asyncio.FIRST_COMPLETED)

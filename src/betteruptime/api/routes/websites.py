@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
-from betteruptime.api.errors import responses
+from betteruptime.api.errors import InputError, responses
 from betteruptime.api.schemas import (
     IsoTime,
     TickPage,
@@ -22,6 +23,7 @@ from betteruptime.api.schemas import (
     WebsiteUpdate,
 )
 from betteruptime.api.validation import validate_schedule, validate_target_url
+from betteruptime.db.channels import owned_channel_ids, set_website_channels, website_channel_ids
 from betteruptime.db.models import User, Website, WebsiteTick
 
 router = APIRouter(tags=["websites"])
@@ -52,6 +54,7 @@ async def create_website(
     if await _owner_has_url(session, user.id, url):
         raise HTTPException(status_code=409, detail=_DUPLICATE_URL)
     website = Website(
+        id=uuid.uuid4(),
         owner_id=user.id,
         url=url,
         name=body.name,
@@ -60,9 +63,12 @@ async def create_website(
         enabled=body.enabled,
         next_check_at=datetime.now(UTC),
     )
+    # Default: every channel the owner has now (a new channel later is not added to
+    # existing websites: a user who wants it says so with PATCH).
+    channel_ids = await _checked_channel_ids(session, user.id, body.channel_ids)
     session.add(website)
-    await _commit_or_conflict(session)
-    return WebsitePublic.model_validate(website)
+    await _commit_or_conflict(session, set_website_channels(session, website.id, channel_ids))
+    return await _public(session, website)
 
 
 @router.get("/websites", responses=responses(401, 422))
@@ -81,8 +87,13 @@ async def list_websites(
         .limit(limit)
         .offset(offset)
     )
+    websites = list(rows)
+    channels = await website_channel_ids(session, [w.id for w in websites])
     return WebsitePage(
-        items=[WebsitePublic.model_validate(w) for w in rows],
+        items=[
+            WebsitePublic.model_validate(w).model_copy(update={"channel_ids": channels[w.id]})
+            for w in websites
+        ],
         total=total or 0,
         limit=limit,
         offset=offset,
@@ -90,9 +101,9 @@ async def list_websites(
 
 
 @router.get("/website/{website_id}", responses=responses(401, 404, 422))
-async def get_website(website: OwnedWebsite) -> WebsitePublic:
+async def get_website(website: OwnedWebsite, session: SessionDep) -> WebsitePublic:
     """Return one of the caller's websites."""
-    return WebsitePublic.model_validate(website)
+    return await _public(session, website)
 
 
 @router.patch("/website/{website_id}", responses=responses(401, 404, 409, 413, 422))
@@ -123,8 +134,11 @@ async def update_website(
     website.enabled = enabled
     if "name" in body.model_fields_set:
         website.name = body.name
+    if body.channel_ids is not None:
+        channel_ids = await _checked_channel_ids(session, website.owner_id, body.channel_ids)
+        await set_website_channels(session, website.id, channel_ids)
     await _commit_or_conflict(session)
-    return WebsitePublic.model_validate(website)
+    return await _public(session, website)
 
 
 @router.delete(
@@ -180,6 +194,28 @@ async def _lock_owner(session: SessionDep, owner_id: uuid.UUID) -> None:
         )
 
 
+async def _checked_channel_ids(
+    session: SessionDep, owner_id: uuid.UUID, given: list[uuid.UUID] | None
+) -> list[uuid.UUID]:
+    """Return the channel ids to link: given ones (all the owner's), or all when None."""
+    if given is None:
+        return await owned_channel_ids(session, owner_id)
+    found = set(await owned_channel_ids(session, owner_id, set(given)))
+    for index, channel_id in enumerate(given):
+        if channel_id not in found:
+            # Another user's channel gets the same answer as one that does not exist.
+            raise InputError(("body", "channel_ids", index), "no such channel")
+    return list(dict.fromkeys(given))
+
+
+async def _public(session: SessionDep, website: Website) -> WebsitePublic:
+    """Return the website as the API shows it, with its channel ids."""
+    channels = await website_channel_ids(session, [website.id])
+    return WebsitePublic.model_validate(website).model_copy(
+        update={"channel_ids": channels[website.id]}
+    )
+
+
 async def _owner_has_url(session: SessionDep, owner_id: object, url: str) -> bool:
     found = await session.scalar(
         select(Website.id).where(Website.owner_id == owner_id, Website.url == url)
@@ -187,8 +223,13 @@ async def _owner_has_url(session: SessionDep, owner_id: object, url: str) -> boo
     return found is not None
 
 
-async def _commit_or_conflict(session: SessionDep) -> None:
+async def _commit_or_conflict(
+    session: SessionDep, before: Coroutine[Any, Any, None] | None = None
+) -> None:
     try:
+        if before is not None:
+            # Its statements flush the pending website first: the same conflict can hit here.
+            await before
         await session.commit()
     except IntegrityError:
         # The (owner, url) key caught a concurrent request that won the race.

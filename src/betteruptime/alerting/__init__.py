@@ -1,0 +1,1 @@
+"""Decisions across regions and over time (incidents), and their notification."""
