@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import responses
 from betteruptime.api.schemas import (
+    THRESHOLD_FIELDS,
     IsoTime,
     TickPage,
     TickPublic,
@@ -59,6 +60,7 @@ async def create_website(
         timeout_seconds=timeout,
         enabled=body.enabled,
         next_check_at=datetime.now(UTC),
+        **{name: getattr(body, name) for name in THRESHOLD_FIELDS},
     )
     session.add(website)
     await _commit_or_conflict(session)
@@ -123,6 +125,10 @@ async def update_website(
     website.enabled = enabled
     if "name" in body.model_fields_set:
         website.name = body.name
+    for name in THRESHOLD_FIELDS:
+        # null is a value here: back to the default.
+        if name in body.model_fields_set:
+            setattr(website, name, getattr(body, name))
     await _commit_or_conflict(session)
     return WebsitePublic.model_validate(website)
 
