@@ -13,6 +13,7 @@ from betteruptime.rules.status import Status, region_status
 # Defaults of the settings that tune these rules (config.py exposes them).
 DEFAULT_CONFIRMATION_CHECKS = 2
 DEFAULT_RECOVERY_CHECKS = 2
+DEFAULT_RECHECK_SECONDS = 10.0
 DEFAULT_REGION_FAILURE_RATIO = 0.5
 GUARD_MIN_WEBSITES = 20
 GUARD_WINDOW_SECONDS = 60

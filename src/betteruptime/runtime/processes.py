@@ -13,6 +13,7 @@ from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings
 from betteruptime.db.session import create_engine
+from betteruptime.db.ticks import StreakOptions
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
@@ -70,6 +71,11 @@ def make_worker(
         batch_size=settings.worker_batch_size,
         claim_idle_seconds=settings.claim_idle_seconds,
         max_deliveries=settings.max_deliveries,
+        streak=StreakOptions(
+            confirmation_checks=settings.confirmation_checks,
+            recovery_checks=settings.recovery_checks,
+            recheck_seconds=settings.recheck_seconds,
+        ),
     )
     return Worker(engine, queue, checker, config, metrics)
 
