@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     pusher_batch_size: int = Field(default=1000, ge=1, le=10_000)
     pusher_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    confirmation_checks: int = Field(default=2, ge=1, le=100)
+    recovery_checks: int = Field(default=2, ge=1, le=100)
+    recheck_seconds: float = Field(default=10, ge=1, le=3600)
+    region_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    alerter_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     allow_private_targets: bool = False
     allowed_target_networks: Annotated[
         tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -18,6 +18,9 @@ PASSWORD_MAX_LENGTH = 128
 MAX_INTERVAL_SECONDS = 86_400
 MAX_TIMEOUT_SECONDS = 60
 NAME_MAX_LENGTH = 200
+MAX_STREAK_CHECKS = 100
+MAX_REGIONS_REQUIRED = 100
+MAX_REMINDER_MINUTES = 7 * 24 * 60
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
@@ -163,7 +166,59 @@ ChannelIds = Annotated[
 ]
 
 
-class WebsiteCreate(_Input):
+ConfirmationChecks = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_STREAK_CHECKS,
+        description="Consecutive failing checks before a region counts as failing; "
+        "null: CONFIRMATION_CHECKS (default 2)",
+    ),
+    BeforeValidator(_whole_number),
+]
+RecoveryChecks = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_STREAK_CHECKS,
+        description="Consecutive good checks before a failing region counts as recovered; "
+        "null: RECOVERY_CHECKS (default 2)",
+    ),
+    BeforeValidator(_whole_number),
+]
+RegionsRequired = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REGIONS_REQUIRED,
+        description="Failing regions that open an incident; "
+        "null: a strict majority of the regions with a fresh result",
+    ),
+    BeforeValidator(_whole_number),
+]
+ReminderMinutes = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REMINDER_MINUTES,
+        description="Minutes between reminders while an incident is open and not "
+        "acknowledged; null: no reminders",
+    ),
+    BeforeValidator(_whole_number),
+]
+
+
+class _Thresholds(_Input):
+    confirmation_checks: ConfirmationChecks | None = None
+    recovery_checks: RecoveryChecks | None = None
+    regions_required: RegionsRequired | None = None
+    reminder_minutes: ReminderMinutes | None = None
+
+
+THRESHOLD_FIELDS = tuple(_Thresholds.model_fields)
+
+
+class WebsiteCreate(_Thresholds):
     url: Url
     name: Name | None = None
     interval_seconds: Interval | None = Field(
@@ -191,8 +246,9 @@ def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
         prop.pop("default", None)
 
 
-class WebsiteUpdate(_Input):
-    """Fields to change; an absent field keeps its value, `name: null` clears the name."""
+class WebsiteUpdate(_Thresholds):
+    """Fields to change; an absent field keeps its value; `name: null` clears the name and
+    a null threshold goes back to the default."""
 
     model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
 
@@ -214,6 +270,9 @@ class WebsiteUpdate(_Input):
         return value
 
 
+IncidentState = Literal["open", "acknowledged", "resolved"]
+
+
 class WebsitePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -225,6 +284,12 @@ class WebsitePublic(BaseModel):
     enabled: bool
     created_at: datetime
     next_check_at: datetime
+    confirmation_checks: int | None = Field(description="null: the CONFIRMATION_CHECKS default")
+    recovery_checks: int | None = Field(description="null: the RECOVERY_CHECKS default")
+    regions_required: int | None = Field(
+        description="null: a strict majority of the regions with a fresh result"
+    )
+    reminder_minutes: int | None = Field(description="null: no reminders")
     channel_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
@@ -259,14 +324,78 @@ class RegionStatus(TickPublic):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 
+class IncidentCause(BaseModel):
+    """What the failing checks said when the incident opened."""
+
+    error: str | None = None
+    status_code: int | None = None
+    regions: list[str] = Field(default_factory=list)
+
+
+class IncidentPublic(BaseModel):
+    """A confirmed outage; `resolved_by` is null when it resolved by itself."""
+
+    id: uuid.UUID
+    website_id: uuid.UUID
+    state: IncidentState
+    started_at: datetime = Field(description="The first failing check of the confirming streak")
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: uuid.UUID | None
+    resolved_at: datetime | None
+    resolved_by: uuid.UUID | None
+    cause: IncidentCause
+    duration_seconds: float = Field(description="Until resolved, or until now while unresolved")
+
+
+class IncidentEventPublic(BaseModel):
+    """One step of an incident's timeline."""
+
+    id: int
+    kind: Literal["opened", "acknowledged", "reminder", "resolved"]
+    at: datetime
+    actor_id: uuid.UUID | None = Field(description="The user who acted; null for the monitor")
+    detail: dict[str, Any]
+
+
+class IncidentDetail(IncidentPublic):
+    """An incident and its timeline, oldest event first."""
+
+    events: list[IncidentEventPublic]
+
+
+class IncidentPage(BaseModel):
+    """Incidents newest first; pass `next_before` as `before` for the next page (null: no more)."""
+
+    items: list[IncidentPublic]
+    next_before: datetime | None
+
+
 class WebsiteStatusPublic(BaseModel):
     """A website's overall status and the latest state seen from each region."""
 
     id: uuid.UUID
     url: str
-    status: Status
+    status: Status = Field(
+        description="DOWN exactly while an incident is unresolved; otherwise UP when any "
+        "region has a fresh result, else UNKNOWN"
+    )
     last_checked_at: datetime | None
     regions: list[RegionStatus]
+    incident: IncidentPublic | None = Field(description="The unresolved incident, if any")
+
+
+AvailabilityWindow = Literal["24h", "7d", "30d", "90d", "365d"]
+
+
+class Availability(BaseModel):
+    """The share of the window without a confirmed incident."""
+
+    website_id: uuid.UUID
+    window: AvailabilityWindow
+    start: datetime
+    end: datetime
+    availability: float = Field(ge=0, le=1, description="1 - incident time in window / window")
 
 
 class Health(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Uuid, bindparam, text
@@ -13,6 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime
+from betteruptime.rules.incidents import (
+    DEFAULT_CONFIRMATION_CHECKS,
+    DEFAULT_RECHECK_SECONDS,
+    DEFAULT_RECOVERY_CHECKS,
+)
 from betteruptime.rules.status import Status
 
 
@@ -31,6 +36,15 @@ class TickRow:
 
 
 @dataclass(frozen=True, slots=True)
+class StreakOptions:
+    """Defaults of the incident thresholds and the recheck delay, as the writer needs them."""
+
+    confirmation_checks: int = DEFAULT_CONFIRMATION_CHECKS
+    recovery_checks: int = DEFAULT_RECOVERY_CHECKS
+    recheck_seconds: float = DEFAULT_RECHECK_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     """How many ticks were new (not redeliveries) and how many status rows changed."""
 
@@ -45,7 +59,19 @@ class WriteResult:
 # whole website table on every batch, a cost that grew with the number of websites.
 # Status rows are upserted in website_id order so two workers writing overlapping
 # batches lock rows in the same order (no deadlock), and an older result never
-# overwrites a newer one.
+# overwrites a newer one. The streak counts the newest tick of the batch per website: a
+# batch spans 200 ms and a website is checked at most every few seconds, so two ticks of
+# one website in one batch happen only when a backlog is flushed, and then the streak
+# undercounts (confirmation takes a check longer, never shorter).
+#
+# The same statement feeds the alerter: a website whose new state may open or close an
+# incident (any DOWN, or a streak not yet past its website's thresholds) is queued in
+# `evaluation`; a website at UP far past its thresholds is not, so steady checks cost
+# the alerter nothing. And a failure not yet confirmed brings the website's next check
+# forward to checked_at + recheck seconds (never later than it was), so confirming
+# costs seconds instead of whole intervals. Both touch rows another region's worker may
+# touch in the same instant; they go in website_id order too, and a deadlock PostgreSQL
+# still finds aborts one batch, which its worker retries with its acks held.
 _PG_WRITE = """
 WITH r AS (
     SELECT r.*
@@ -83,7 +109,27 @@ WITH r AS (
         streak_started_at = CASE WHEN s.status = EXCLUDED.status THEN s.streak_started_at
                                  ELSE EXCLUDED.checked_at END
     WHERE s.checked_at < EXCLUDED.checked_at
-    RETURNING 1
+    RETURNING s.website_id, s.status, s.streak, s.checked_at
+), w AS (
+    SELECT st.website_id, st.status, st.streak, st.checked_at,
+           COALESCE(website.confirmation_checks, $10::int) AS confirm,
+           COALESCE(website.recovery_checks, $11::int) AS recover
+    FROM st JOIN website ON website.id = st.website_id
+    WHERE website.id = ANY($1::uuid[])
+), ev AS (
+    INSERT INTO evaluation (website_id, queued_at)
+    SELECT website_id, now() FROM w
+    WHERE status = 'DOWN' OR streak <= GREATEST(confirm, recover)
+    ORDER BY website_id
+    ON CONFLICT (website_id) DO NOTHING
+), rc AS (
+    UPDATE website SET next_check_at = w.checked_at + make_interval(secs => $12::float8)
+    FROM w
+    WHERE website.id = ANY(ARRAY(
+            SELECT website_id FROM w WHERE status = 'DOWN' AND streak < confirm
+            ORDER BY website_id))
+      AND w.website_id = website.id
+      AND website.next_check_at > w.checked_at + make_interval(secs => $12::float8)
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM st) AS status_updated
 """
@@ -131,21 +177,65 @@ _SQLITE_STATUS = text(
 )
 
 
+# Run per row after the status upsert, matching the row just written by its checked_at
+# (an older, out-of-order result wrote nothing and must queue nothing). SQLite has one
+# writer at a time, so there are no lock orders to keep.
+_SQLITE_EVALUATION = text(
+    """
+    INSERT INTO evaluation (website_id, queued_at)
+    SELECT s.website_id, :now
+    FROM website_status s JOIN website w ON w.id = s.website_id
+    WHERE s.website_id = :website_id AND s.region_id = :region_id
+      AND s.checked_at = :checked_at
+      AND (s.status = 'DOWN'
+           OR s.streak <= max(coalesce(w.confirmation_checks, :confirm),
+                              coalesce(w.recovery_checks, :recover)))
+    ON CONFLICT (website_id) DO NOTHING
+    """
+).bindparams(
+    bindparam("website_id", type_=Uuid()),
+    bindparam("checked_at", type_=UTCDateTime()),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+_SQLITE_RECHECK = text(
+    """
+    UPDATE website
+    SET next_check_at = strftime('%Y-%m-%d %H:%M:%f', julianday(:checked_at) + :recheck / 86400.0)
+    WHERE id = :website_id
+      AND next_check_at > strftime('%Y-%m-%d %H:%M:%f', julianday(:checked_at) + :recheck / 86400.0)
+      AND EXISTS (
+          SELECT 1 FROM website_status s
+          WHERE s.website_id = :website_id AND s.region_id = :region_id
+            AND s.checked_at = :checked_at AND s.status = 'DOWN'
+            AND s.streak < coalesce(website.confirmation_checks, :confirm))
+    """
+).bindparams(
+    bindparam("website_id", type_=Uuid()),
+    bindparam("checked_at", type_=UTCDateTime()),
+)
+
+
 def _error(value: str | None) -> str | None:
     return value[:ERROR_MAX_LENGTH] if value is not None else None
 
 
-async def write_ticks(engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]) -> WriteResult:
+async def write_ticks(
+    engine: AsyncEngine,
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions = StreakOptions(),
+) -> WriteResult:
     """Store a batch of results atomically; redelivered messages are no-op inserts."""
     if not rows:
         return WriteResult(0, 0)
     if engine.dialect.name == "postgresql":
-        return await _write_postgres(engine, region_id, rows)
-    return await _write_sqlite(engine, region_id, rows)
+        return await _write_postgres(engine, region_id, rows, options)
+    return await _write_sqlite(engine, region_id, rows, options)
 
 
 async def _write_postgres(
-    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
+    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
 ) -> WriteResult:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -161,12 +251,15 @@ async def _write_postgres(
             [r.scheduled_at for r in rows],
             [r.checked_at for r in rows],
             region_id,
+            options.confirmation_checks,
+            options.recovery_checks,
+            options.recheck_seconds,
         )
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
 
 
 async def _write_sqlite(
-    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
+    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
 ) -> WriteResult:
     params = [
         {
@@ -184,9 +277,28 @@ async def _write_sqlite(
     ]
     async with engine.begin() as conn:
         ticks = await conn.execute(_SQLITE_TICK, params)
-        status = await conn.execute(
-            _SQLITE_STATUS, sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
-        )
+        ordered = sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
+        status = await conn.execute(_SQLITE_STATUS, ordered)
+        follow = [
+            {
+                "website_id": p["website_id"],
+                "region_id": region_id,
+                "checked_at": p["checked_at"],
+                "confirm": options.confirmation_checks,
+                "recover": options.recovery_checks,
+            }
+            for p in ordered
+        ]
+        now = datetime.now(UTC)
+        await conn.execute(_SQLITE_EVALUATION, [{**f, "now": now} for f in follow])
+        recheck = [
+            {k: f[k] for k in ("website_id", "region_id", "checked_at", "confirm")}
+            | {"recheck": options.recheck_seconds}
+            for f, p in zip(follow, ordered, strict=True)
+            if p["status"] == Status.DOWN.value
+        ]
+        if recheck:
+            await conn.execute(_SQLITE_RECHECK, recheck)
     return WriteResult(max(ticks.rowcount, 0), max(status.rowcount, 0))
 
 

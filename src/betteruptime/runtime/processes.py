@@ -14,6 +14,7 @@ from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings, resolve_channel_keys
 from betteruptime.db.session import create_engine
+from betteruptime.db.ticks import StreakOptions
 from betteruptime.log import get_logger
 from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
@@ -104,6 +105,11 @@ def make_worker(
         batch_size=settings.worker_batch_size,
         claim_idle_seconds=settings.claim_idle_seconds,
         max_deliveries=settings.max_deliveries,
+        streak=StreakOptions(
+            confirmation_checks=settings.confirmation_checks,
+            recovery_checks=settings.recovery_checks,
+            recheck_seconds=settings.recheck_seconds,
+        ),
     )
     return Worker(engine, queue, checker, config, metrics)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.result import CheckResult
-from betteruptime.db.ticks import TickRow, register_region, write_ticks
+from betteruptime.db.ticks import StreakOptions, TickRow, register_region, write_ticks
 from betteruptime.log import get_logger
 from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
@@ -47,6 +47,9 @@ class WorkerConfig:
     # How long a stopping worker keeps retrying a failed write before leaving the batch
     # pending for another worker to claim.
     shutdown_write_seconds: float = 10.0
+    # Threshold defaults the batch write needs to queue evaluations and bring rechecks
+    # forward.
+    streak: StreakOptions = field(default_factory=StreakOptions)
 
 
 class Worker:
@@ -244,7 +247,9 @@ class Worker:
         rows = [row for _, row in batch]
         while True:
             try:
-                result = await write_ticks(self._engine, self._config.region_id, rows)
+                result = await write_ticks(
+                    self._engine, self._config.region_id, rows, self._config.streak
+                )
             except Exception as exc:  # any database fault: keep the acks, back off, retry
                 self._metrics.write_failures.inc()
                 if self._draining.is_set():

@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from betteruptime.api.deps import OwnedWebsite, SessionDep
 from betteruptime.api.errors import responses
+from betteruptime.api.routes.incidents import incident_public
 from betteruptime.api.schemas import RegionStatus, WebsiteStatusPublic
+from betteruptime.db.incidents import open_incidents
 from betteruptime.db.models import WebsiteStatus
 from betteruptime.rules.status import overall_status, region_status
 
@@ -18,7 +20,7 @@ router = APIRouter(tags=["status"])
 
 @router.get("/status/{website_id}", responses=responses(401, 404, 422))
 async def get_status(website: OwnedWebsite, session: SessionDep) -> WebsiteStatusPublic:
-    """Return the overall status and each region's latest state (stale regions: UNKNOWN)."""
+    """Return the overall status, each region's latest state (stale: UNKNOWN), the open incident."""
     rows = list(
         await session.scalars(
             select(WebsiteStatus)
@@ -38,10 +40,12 @@ async def get_status(website: OwnedWebsite, session: SessionDep) -> WebsiteStatu
         )
         for row in rows
     ]
+    incident = (await open_incidents(session, [website.id])).get(website.id)
     return WebsiteStatusPublic(
         id=website.id,
         url=website.url,
-        status=overall_status(r.status for r in regions),
+        status=overall_status((r.status for r in regions), incident_open=incident is not None),
         last_checked_at=max((r.checked_at for r in regions), default=None),
         regions=regions,
+        incident=incident_public(incident, now) if incident is not None else None,
     )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import InputError, responses
 from betteruptime.api.schemas import (
+    THRESHOLD_FIELDS,
     IsoTime,
     TickPage,
     TickPublic,
@@ -62,6 +63,7 @@ async def create_website(
         timeout_seconds=timeout,
         enabled=body.enabled,
         next_check_at=datetime.now(UTC),
+        **{name: getattr(body, name) for name in THRESHOLD_FIELDS},
     )
     # Default: every channel the owner has now (a new channel later is not added to
     # existing websites: a user who wants it says so with PATCH).
@@ -134,6 +136,10 @@ async def update_website(
     website.enabled = enabled
     if "name" in body.model_fields_set:
         website.name = body.name
+    for name in THRESHOLD_FIELDS:
+        # null is a value here: back to the default.
+        if name in body.model_fields_set:
+            setattr(website, name, getattr(body, name))
     if body.channel_ids is not None:
         channel_ids = await _checked_channel_ids(session, website.owner_id, body.channel_ids)
         await set_website_channels(session, website.id, channel_ids)
