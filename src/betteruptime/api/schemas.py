@@ -348,14 +348,44 @@ class IncidentPublic(BaseModel):
     duration_seconds: float = Field(description="Until resolved, or until now while unresolved")
 
 
+class DeliveryAttemptPublic(BaseModel):
+    """One attempt to send a notification: `error` is short, the channel's secrets masked."""
+
+    at: datetime
+    ok: bool
+    error: str | None
+    elapsed_ms: int
+
+
+class DeliveryPublic(BaseModel):
+    """A notification of one event to one channel, and every attempt to send it."""
+
+    channel_id: uuid.UUID
+    channel_name: str
+    channel_scheme: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None = Field(
+        description="When it is tried next; null unless pending"
+    )
+    last_error: str | None
+    delivered_at: datetime | None
+    log: list[DeliveryAttemptPublic]
+
+
 class IncidentEventPublic(BaseModel):
-    """One step of an incident's timeline."""
+    """One step of an incident's timeline, with the notifications it sent."""
 
     id: int
     kind: Literal["opened", "acknowledged", "reminder", "resolved"]
     at: datetime
     actor_id: uuid.UUID | None = Field(description="The user who acted; null for the monitor")
     detail: dict[str, Any]
+    deliveries: list[DeliveryPublic] = Field(
+        default_factory=list,
+        description="One per channel the website notified when the event was fanned out "
+        "(empty until then)",
+    )
 
 
 class IncidentDetail(IncidentPublic):

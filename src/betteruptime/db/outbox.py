@@ -181,3 +181,73 @@ async def record_attempt(
         .values(**values)
     )
     await session.commit()
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One logged attempt of a delivery."""
+
+    at: datetime
+    ok: bool
+    error: str | None
+    elapsed_ms: int
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A delivery of an event to a channel, with its attempts oldest first."""
+
+    id: int
+    event_id: int
+    channel_id: uuid.UUID
+    channel_name: str
+    channel_scheme: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+    log: list[AttemptRow]
+
+
+async def event_deliveries(
+    session: AsyncSession, event_ids: list[int]
+) -> dict[int, list[DeliveryRow]]:
+    """Return the deliveries of each event (every id present), in two queries."""
+    found: dict[int, list[DeliveryRow]] = {eid: [] for eid in event_ids}
+    if not event_ids:
+        return found
+    rows = (
+        await session.execute(
+            select(NotificationDelivery, Channel.name, Channel.scheme)
+            .join(Channel, Channel.id == NotificationDelivery.channel_id)
+            .where(NotificationDelivery.event_id.in_(event_ids))
+            .order_by(NotificationDelivery.id)
+        )
+    ).all()
+    attempts: dict[int, list[AttemptRow]] = {d.id: [] for d, _, _ in rows}
+    if attempts:
+        logged = await session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id.in_(list(attempts)))
+            .order_by(DeliveryAttempt.id)
+        )
+        for a in logged:
+            attempts[a.delivery_id].append(AttemptRow(a.at, a.ok, a.error, a.elapsed_ms))
+    for delivery, name, scheme in rows:
+        found[delivery.event_id].append(
+            DeliveryRow(
+                id=delivery.id,
+                event_id=delivery.event_id,
+                channel_id=delivery.channel_id,
+                channel_name=name,
+                channel_scheme=scheme,
+                state=delivery.state,
+                attempts=delivery.attempts,
+                next_attempt_at=delivery.next_attempt_at if delivery.state == "pending" else None,
+                last_error=delivery.last_error,
+                delivered_at=delivery.delivered_at,
+                log=attempts[delivery.id],
+            )
+        )
+    return found

@@ -13,6 +13,8 @@ from betteruptime.api.errors import responses
 from betteruptime.api.schemas import (
     Availability,
     AvailabilityWindow,
+    DeliveryAttemptPublic,
+    DeliveryPublic,
     IncidentCause,
     IncidentDetail,
     IncidentEventPublic,
@@ -23,6 +25,7 @@ from betteruptime.api.schemas import (
 )
 from betteruptime.db import incidents as db
 from betteruptime.db.incidents import IncidentRow
+from betteruptime.db.outbox import event_deliveries
 
 router = APIRouter(tags=["incidents"])
 
@@ -66,11 +69,32 @@ async def _owned_incident(
 
 async def _detail(session: SessionDep, row: IncidentRow) -> IncidentDetail:
     events = await db.incident_events(session, row.id)
+    deliveries = await event_deliveries(session, [e.id for e in events])
     public = incident_public(row, datetime.now(UTC))
     return IncidentDetail(
         **public.model_dump(),
         events=[
-            IncidentEventPublic(id=e.id, kind=e.kind, at=e.at, actor_id=e.actor_id, detail=e.detail)
+            IncidentEventPublic(
+                id=e.id,
+                kind=e.kind,
+                at=e.at,
+                actor_id=e.actor_id,
+                detail=e.detail,
+                deliveries=[
+                    DeliveryPublic(
+                        channel_id=d.channel_id,
+                        channel_name=d.channel_name,
+                        channel_scheme=d.channel_scheme,
+                        state=d.state,
+                        attempts=d.attempts,
+                        next_attempt_at=d.next_attempt_at,
+                        last_error=d.last_error,
+                        delivered_at=d.delivered_at,
+                        log=[DeliveryAttemptPublic(**vars(a)) for a in d.log],
+                    )
+                    for d in deliveries[e.id]
+                ],
+            )
             for e in events
         ],
     )
