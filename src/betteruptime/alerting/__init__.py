@@ -1,1 +1,1 @@
-"""Decisions across regions and over time (incidents), and their notification."""
+"""The alerter: incident decisions from region flips and from time, then their notification."""

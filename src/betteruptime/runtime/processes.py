@@ -1,4 +1,4 @@
-"""Process wiring of `betteruptime pusher`, `worker` and `serve`: settings in, tasks run."""
+"""Process wiring of `betteruptime pusher`, `worker`, `alerter` and `serve`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Generator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.alerting.evaluator import Evaluator, EvaluatorConfig
+from betteruptime.alerting.metrics import EvaluatorMetrics
 from betteruptime.alerting.notifier import Notifier, NotifierConfig
 from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
@@ -21,6 +23,7 @@ from betteruptime.notify.sender import Sender
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.incidents import Thresholds
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
@@ -114,6 +117,19 @@ def make_worker(
     return Worker(engine, queue, checker, config, metrics)
 
 
+def make_evaluator(settings: Settings, engine: AsyncEngine, metrics: EvaluatorMetrics) -> Evaluator:
+    """Return an evaluator configured from the settings."""
+    config = EvaluatorConfig(
+        defaults=Thresholds(
+            confirmation_checks=settings.confirmation_checks,
+            recovery_checks=settings.recovery_checks,
+        ),
+        region_failure_ratio=settings.region_failure_ratio,
+        poll_seconds=settings.alerter_poll_seconds,
+    )
+    return Evaluator(engine, config, metrics)
+
+
 @contextlib.contextmanager
 def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
     """Set stop on SIGTERM or SIGINT while the block runs."""
@@ -162,8 +178,35 @@ async def run_worker(settings: Settings, region_id: str) -> None:
         await engine.dispose()
 
 
+async def run_alerter(settings: Settings) -> None:
+    """Run the evaluator and the notifier until SIGTERM/SIGINT; any number may run at once."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=4)
+    metrics = EvaluatorMetrics()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
+    stop = asyncio.Event()
+    try:
+        with stop_on_signals(stop):
+            evaluator = make_evaluator(settings, engine, metrics)
+            notifier = make_notifier(settings, engine)
+            tasks = [
+                asyncio.create_task(evaluator.run(stop)),
+                asyncio.create_task(notifier.run(stop)),
+            ]
+            # A loop that ends while the other runs on is a bug: stop both and end the
+            # process with an error rather than live on half-working.
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            unexpected = not stop.is_set()
+            stop.set()
+            await asyncio.gather(*tasks)
+            if unexpected:
+                raise RuntimeError("an alerter loop ended unexpectedly")
+    finally:
+        await engine.dispose()
+
+
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher, one worker and the notifier in this process and event loop."""
+    """Run the API, the pusher, one worker and the alerter (evaluator and notifier) here."""
     import uvicorn
 
     from betteruptime.app import create_app
@@ -194,6 +237,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        evaluator = make_evaluator(settings, engine, EvaluatorMetrics())
         notifier = make_notifier(settings, engine)
         log.info(
             "serving",
@@ -207,6 +251,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             tasks = [
                 asyncio.create_task(pusher.run(stop)),
                 asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(evaluator.run(stop)),
                 asyncio.create_task(notifier.run(stop)),
             ]
             stopper = asyncio.create_task(stop.wait())
