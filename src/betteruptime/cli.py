@@ -110,7 +110,7 @@ def worker() -> None:
 
 @main.command()
 def alerter() -> None:
-    """Open and resolve incidents from the regions' results (needs DATABASE_URL)."""
+    """Open and resolve incidents, and send their notifications (needs DATABASE_URL)."""
     from betteruptime.runtime.processes import run_alerter
 
     settings = _settings_or_exit()
