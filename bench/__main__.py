@@ -26,9 +26,11 @@ import uvloop
 from bench import (
     accuracy,
     capacity,
+    detection,
     memory,
     scheduler,
     status_reads,
+    storm,
     tick_writes,
     worker_throughput,
 )
@@ -68,6 +70,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
+    "storm": Benchmark(storm, needs_target=False),
+    "detection": Benchmark(detection, needs_target=False),
     "capacity": Benchmark(capacity, needs_target=True),
 }
 
