@@ -10,7 +10,9 @@ import structlog
 
 from betteruptime.redact import redact_event
 
-_CHATTY_DRIVERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
+# urllib3 logs each request line at DEBUG: for a notification webhook, its path is a
+# channel's secret token.
+_CHATTY_DRIVERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine", "urllib3")
 
 
 def configure_logging(level: str = "INFO", **context: Any) -> None:
