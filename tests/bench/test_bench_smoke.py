@@ -158,9 +158,9 @@ async def test_storm_runs() -> None:
     from bench import storm
 
     figures = await storm.run(storm.QUICK)
-    _check(figures, "notification storm", 2)
+    _check(figures, "notification storm", 3)
     assert figures[0].details["notified"] == storm.QUICK.down
-    assert figures[1].value == 0
+    assert figures[2].value == 0
 
 
 @pytest.mark.usefixtures("servers")
