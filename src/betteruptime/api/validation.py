@@ -6,7 +6,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from betteruptime.api.errors import InputError
-from betteruptime.api.schemas import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
+from betteruptime.api.schemas import MAX_INTERVAL_SECONDS
 from betteruptime.checks.targets import TargetPolicy, literal_host_blocked
 from betteruptime.config import Settings
 from betteruptime.db.models import URL_MAX_LENGTH
@@ -77,9 +77,9 @@ def validate_schedule(interval_seconds: int, timeout_seconds: int, settings: Set
             ("body", "interval_seconds"),
             f"must be between {settings.min_interval_seconds} and {MAX_INTERVAL_SECONDS}",
         )
-    if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
+    if not 1 <= timeout_seconds <= settings.max_timeout_seconds:
         raise InputError(
-            ("body", "timeout_seconds"), f"must be between 1 and {MAX_TIMEOUT_SECONDS}"
+            ("body", "timeout_seconds"), f"must be between 1 and {settings.max_timeout_seconds}"
         )
     if timeout_seconds > interval_seconds:
         raise InputError(("body", "timeout_seconds"), "must not exceed interval_seconds")
