@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.alerting.metrics import EvaluatorMetrics
@@ -155,11 +156,16 @@ class Evaluator:
             )
             if decision.action is Action.OPEN:
                 assert decision.started_at is not None  # decide() sets it for OPEN
-                async with self._sessions() as session:
-                    incident_id = await db.open_incident(
-                        session, fact.website_id, decision.started_at, decision.cause, now
-                    )
-                    await session.commit()
+                try:
+                    async with self._sessions() as session:
+                        incident_id = await db.open_incident(
+                            session, fact.website_id, decision.started_at, decision.cause, now
+                        )
+                        await session.commit()
+                except IntegrityError:
+                    # The website was deleted since its facts were read (its foreign key
+                    # fails); the other websites of the batch still get their decision.
+                    continue
                 if incident_id is not None:
                     opened += 1
                     self._log.info(
