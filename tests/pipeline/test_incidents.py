@@ -360,3 +360,28 @@ async def test_the_outage_guard_holds_when_one_regions_every_check_fails(
         # Too few websites to judge a region: they are ordinary failures.
         assert ignored == []
         assert len(incidents) == count
+
+
+async def test_per_website_thresholds_are_honoured(world: World) -> None:
+    strict, lenient = await world.setup(count=2)
+    async with world.engine.begin() as conn:
+        await conn.execute(
+            update(Website)
+            .where(Website.id == strict)
+            .values(confirmation_checks=3, recovery_checks=3)
+        )
+        await conn.execute(update(Website).where(Website.id == lenient).values(regions_required=1))
+    # One region of three failing twice: the lenient site (1 region is enough) opens; the
+    # strict one needs a third failure and the default quorum, 2 of 3.
+    for _ in range(2):
+        await world.round({"ap": UP, "eu": DOWN, "us": DOWN}, [strict])
+        await world.round({"ap": UP, "eu": DOWN, "us": UP}, [lenient])
+    assert [i.website_id for i in await world.incidents()] == [lenient]
+    await world.round({"ap": UP, "eu": DOWN, "us": DOWN}, [strict])
+    assert {i.website_id for i in await world.incidents()} == {strict, lenient}
+
+    # Recovery of the strict site takes three good checks.
+    for expected in ("open", "open", "resolved"):
+        await world.round(dict.fromkeys(REGIONS, UP), [strict])
+        (incident,) = [i for i in await world.incidents() if i.website_id == strict]
+        assert incident.state == expected
