@@ -113,7 +113,7 @@ async def test_idle_serve_prints_nothing_after_start_up_at_info(tmp_path: Path) 
         for line in _lines(start_up)
         if str(line.get("logger", "")).startswith(SQL_LOGGERS)
     ]
-    # One line per migration, the first being the initial schema.
+    # One line per migration of the chain, nothing else.
     assert from_libraries[0] == "Running upgrade  -> 0001, initial schema"
     assert all(event.startswith("Running upgrade ") for event in from_libraries)
 

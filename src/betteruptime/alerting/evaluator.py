@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.alerting.metrics import EvaluatorMetrics
 from betteruptime.db import evaluation as db
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.incidents import enqueue_evaluations
 from betteruptime.db.session import create_sessionmaker
 from betteruptime.log import get_logger
-from betteruptime.queue.backoff import Backoff
+from betteruptime.retry import Backoff, Loops, sleep
 from betteruptime.rules.incidents import (
     DEFAULT_REGION_FAILURE_RATIO,
     GUARD_MIN_WEBSITES,
@@ -82,9 +83,16 @@ class Evaluator:
         ]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Evaluate queued websites and run the time rules until stop is set."""
+        """Evaluate queued websites and run the time rules until stop is set.
+
+        Raise LoopFailed (after stopping the other loop) when one of them ends without a
+        stop: database faults are retried, anything else is a bug that ends the process.
+        """
         self._log.info("evaluator started")
-        await asyncio.gather(self._queue_loop(stop), self._time_loop(stop))
+        loops = Loops(stop, self._log)
+        loops.start("evaluate", self._queue_loop(stop))
+        loops.start("time rules", self._time_loop(stop))
+        await loops.wait()
         self._log.info("evaluator stopped")
 
     async def _queue_loop(self, stop: asyncio.Event) -> None:
@@ -92,14 +100,14 @@ class Evaluator:
         while not stop.is_set():
             try:
                 outcome = await self.evaluate_queued()
-            except Exception as exc:  # a database fault: log, back off, retry
-                self._fault("queue", exc)
-                await backoff.wait(stop)
+            except DATABASE_FAULTS as exc:  # the database is away: log, back off, retry
+                self._fault("evaluate", exc)
+                await sleep(stop, backoff.next_delay())
                 continue
             backoff.reset()
             if outcome.evaluated < self._config.batch_size:
                 # A full batch means more are waiting: go again at once.
-                await _sleep(stop, self._config.poll_seconds)
+                await sleep(stop, self._config.poll_seconds)
 
     async def _time_loop(self, stop: asyncio.Event) -> None:
         # Runs on the clock, not on ticks: a region that stops reporting produces no
@@ -111,14 +119,14 @@ class Evaluator:
             next_at += self._config.time_seconds
             # After a slow round, start again from now instead of catching up in a burst.
             next_at = max(next_at, loop.time())
-            await _sleep(stop, next_at - loop.time())
+            await sleep(stop, next_at - loop.time())
 
     async def run_time_rules(self, now: datetime) -> None:
         """Run every time rule once; a failing rule is logged and the others still run."""
         for name, rule in self.time_rules:
             try:
                 await rule(now)
-            except Exception as exc:  # a database fault: the next tick tries again
+            except DATABASE_FAULTS as exc:  # the database is away: the next tick tries again
                 self._fault(name, exc)
 
     def _fault(self, loop: str, exc: Exception) -> None:
@@ -155,11 +163,16 @@ class Evaluator:
             )
             if decision.action is Action.OPEN:
                 assert decision.started_at is not None  # decide() sets it for OPEN
-                async with self._sessions() as session:
-                    incident_id = await db.open_incident(
-                        session, fact.website_id, decision.started_at, decision.cause, now
-                    )
-                    await session.commit()
+                try:
+                    async with self._sessions() as session:
+                        incident_id = await db.open_incident(
+                            session, fact.website_id, decision.started_at, decision.cause, now
+                        )
+                        await session.commit()
+                except IntegrityError:
+                    # The website was deleted since its facts were read (its foreign key
+                    # fails); the other websites of the batch still get their decision.
+                    continue
                 if incident_id is not None:
                     opened += 1
                     self._log.info(
@@ -262,11 +275,3 @@ class Evaluator:
                 await enqueue_evaluations(session, ids, now)
                 await session.commit()
         return sorted(ignored)
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep for seconds, waking early when stop is set."""
-    if seconds <= 0:
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

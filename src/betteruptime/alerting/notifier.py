@@ -26,7 +26,7 @@ from betteruptime.log import get_logger
 from betteruptime.notify.crypto import ChannelCipher, UndecryptableUrl
 from betteruptime.notify.sender import Sender, SendResult
 from betteruptime.notify.urls import mask_url
-from betteruptime.queue.backoff import Backoff
+from betteruptime.retry import Backoff, sleep
 
 log = get_logger(__name__)
 
@@ -77,8 +77,13 @@ class Notifier:
                     backoff.reset()
                 except (OSError, DBAPIError, SQLAlchemyError) as exc:
                     # The database went away: wait and try again, never die of it.
-                    log.warning("notifier cannot reach the database", error=type(exc).__name__)
-                    await backoff.wait(stop)
+                    delay = backoff.next_delay()
+                    log.warning(
+                        "notifier cannot reach the database",
+                        error=type(exc).__name__,
+                        retry_in=round(delay, 2),
+                    )
+                    await sleep(stop, delay)
                     continue
                 if not busy:
                     await self._wait(stop)

@@ -111,11 +111,16 @@ WITH r AS (
     WHERE s.checked_at < EXCLUDED.checked_at
     RETURNING s.website_id, s.status, s.streak, s.checked_at
 ), w AS (
+    -- One primary-key probe per status row (OFFSET 0 keeps the subquery from being
+    -- flattened): `= ANY($1)` on website made the planner scan the whole table and
+    -- test every row against the whole array, 1 s per 2,000-row batch at 10,000 websites.
     SELECT st.website_id, st.status, st.streak, st.checked_at,
-           COALESCE(website.confirmation_checks, $10::int) AS confirm,
-           COALESCE(website.recovery_checks, $11::int) AS recover
-    FROM st JOIN website ON website.id = st.website_id
-    WHERE website.id = ANY($1::uuid[])
+           COALESCE(t.confirmation_checks, $10::int) AS confirm,
+           COALESCE(t.recovery_checks, $11::int) AS recover
+    FROM st CROSS JOIN LATERAL (
+        SELECT confirmation_checks, recovery_checks FROM website WHERE id = st.website_id
+        OFFSET 0
+    ) AS t
 ), ev AS (
     INSERT INTO evaluation (website_id, queued_at)
     SELECT website_id, now() FROM w
