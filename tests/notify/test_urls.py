@@ -57,6 +57,8 @@ def test_valid_urls_give_scheme_and_a_mask_without_secrets(
         "json://host/ with space",
         "json://host/\x00",
         "json://" + "a" * 2100,
+        "json://hooks.example.com/" + "é" * 1100,  # under 2,048 characters, over 2,048 bytes
+        "x" * 40 + "://hooks.example.com/",
     ],
 )
 def test_unknown_or_malformed_urls_are_refused(url: str) -> None:

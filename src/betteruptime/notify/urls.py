@@ -9,7 +9,8 @@ import apprise
 
 from betteruptime.checks.targets import parse_ip_literal
 
-CHANNEL_URL_MAX_LENGTH = 2048
+CHANNEL_URL_MAX_LENGTH = 2048  # bytes of UTF-8: the encrypted form must fit its column
+SCHEME_MAX_LENGTH = 32
 MASK = "***"
 
 
@@ -28,12 +29,12 @@ class ChannelUrl:
 
 def parse_channel_url(url: str) -> ChannelUrl:
     """Return the validated URL; raise InvalidChannelUrl (with a value-free reason)."""
-    if len(url) > CHANNEL_URL_MAX_LENGTH:
-        raise InvalidChannelUrl(f"must be at most {CHANNEL_URL_MAX_LENGTH} characters")
+    if len(url.encode()) > CHANNEL_URL_MAX_LENGTH:
+        raise InvalidChannelUrl(f"must be at most {CHANNEL_URL_MAX_LENGTH} bytes")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         raise InvalidChannelUrl("must not contain spaces or control characters")
     scheme, sep, _ = url.partition("://")
-    if not sep or not scheme:
+    if not sep or not scheme or len(scheme) > SCHEME_MAX_LENGTH:
         raise InvalidChannelUrl("must be an Apprise URL such as json://host/path or mailto://…")
     # instantiate() parses and builds the plugin without sending anything: None for an
     # unknown scheme or a URL its plugin rejects (a missing token, a bad port …).
