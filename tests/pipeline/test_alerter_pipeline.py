@@ -24,6 +24,7 @@ from betteruptime.db.models import Incident, IncidentEvent, WebsiteStatus
 from betteruptime.db.session import create_engine
 from betteruptime.db.ticks import StreakOptions, TickRow, register_region, write_ticks
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.incidents import Thresholds
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.metrics import PusherMetrics
@@ -112,7 +113,9 @@ async def test_a_site_going_down_opens_one_incident_and_recovering_resolves_it(
     ]
     for region, queue, checker in zip(REGIONS, queues[1:], checkers, strict=True):
         config = WorkerConfig(region_id=region, worker_id=f"{region}-1", streak=streak)
-        worker = Worker(pg, queue, checker, config, WorkerMetrics(CollectorRegistry()))
+        worker = Worker(
+            pg, queue, {CheckKind.HTTP: checker}, config, WorkerMetrics(CollectorRegistry())
+        )
         tasks.append(asyncio.create_task(worker.run(stop)))
 
     async def all_up_twice() -> bool:

@@ -20,6 +20,7 @@ from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.queue.base import CheckJob
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.checks import CheckKind
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics
 from tests.pipeline.helpers import free_port, spawn, stop_process, wait_for
@@ -104,6 +105,8 @@ async def publish_stale_job(env: dict[str, str]) -> None:
         ("ack", "worker", "write"),
         ("claim_idle", "worker", "recovery"),
         ("trim", "pusher", "pusher"),
+        ("evaluate", "alerter", "evaluate"),
+        ("time", "alerter", "time rules"),
     ],
 )
 async def test_a_failing_loop_ends_its_process_with_status_1(
@@ -127,6 +130,8 @@ async def test_a_failing_loop_ends_its_process_with_status_1(
     assert f"injected fault in {fault}" in line["error"]
     if command == "worker":
         assert '"worker stopped"' in output  # the other loops drained first
+    if command == "alerter":
+        assert '"evaluator stopped"' in output  # the other loop stopped first
 
 
 @pytest.mark.parametrize(("fault", "loop"), [("api", "api"), ("read", "read")])
@@ -175,7 +180,7 @@ async def test_a_cancelled_worker_ends_all_its_loops(
     worker = Worker(
         pg_engine,
         queue,
-        checker,
+        {CheckKind.HTTP: checker},
         WorkerConfig(region_id=REGION, worker_id="w1"),
         WorkerMetrics(CollectorRegistry()),
     )

@@ -92,8 +92,10 @@ class Evaluator:
         loops = Loops(stop, self._log)
         loops.start("evaluate", self._queue_loop(stop))
         loops.start("time rules", self._time_loop(stop))
-        await loops.wait()
-        self._log.info("evaluator stopped")
+        try:
+            await loops.wait()
+        finally:
+            self._log.info("evaluator stopped")
 
     async def _queue_loop(self, stop: asyncio.Event) -> None:
         backoff = Backoff()

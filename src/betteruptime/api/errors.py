@@ -99,7 +99,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# Every method a route of this API may answer; anything else is a 405 (and "OTHER" in metrics).
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def _allowed(request: Request) -> str:
@@ -107,7 +108,7 @@ def _allowed(request: Request) -> str:
     # reading their method lists directly would miss some). A bare scope: the request's
     # own carries routing state that short-cuts matches().
     allowed = []
-    for method in _METHODS:
+    for method in HTTP_METHODS:
         probe = {"type": "http", "path": request.scope["path"], "root_path": "", "method": method}
         if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
             allowed.append(method)

@@ -10,13 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from betteruptime.db.models import URL_MAX_LENGTH
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS, CheckKind
 from betteruptime.rules.status import Status
 
 PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.
 PASSWORD_MAX_LENGTH = 128
-MAX_INTERVAL_SECONDS = 86_400
-MAX_TIMEOUT_SECONDS = 60
 NAME_MAX_LENGTH = 200
 MAX_STREAK_CHECKS = 100
 MAX_REGIONS_REQUIRED = 100
@@ -218,7 +217,18 @@ class _Thresholds(_Input):
 THRESHOLD_FIELDS = tuple(_Thresholds.model_fields)
 
 
+Kind = Annotated[
+    CheckKind,
+    # Not strict: JSON carries the kind's value ("http"), never the enum itself.
+    Field(
+        strict=False,
+        description="What the check does; `http` (a GET of `url`) is the only kind so far",
+    ),
+]
+
+
 class WebsiteCreate(_Thresholds):
+    kind: Kind = CheckKind.HTTP
     url: Url
     name: Name | None = None
     interval_seconds: Interval | None = Field(
@@ -277,6 +287,7 @@ class WebsitePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    kind: CheckKind
     url: str
     name: str | None
     interval_seconds: int
@@ -314,10 +325,15 @@ class TickPublic(BaseModel):
 
 
 class TickPage(BaseModel):
-    """Ticks newest first; pass `next_before` as `before` for the next page (null: no more)."""
+    """Ticks newest first; pass `next_cursor` as `cursor` for the next page (null: no more)."""
 
     items: list[TickPublic]
-    next_before: datetime | None
+    next_cursor: str | None = Field(
+        description="Where the next page starts; never skips ticks that share a time"
+    )
+    next_before: datetime | None = Field(
+        description="The last tick's time, for `before`: skips ticks sharing that exact time"
+    )
 
 
 class RegionStatus(TickPublic):

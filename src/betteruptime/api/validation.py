@@ -6,10 +6,10 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from betteruptime.api.errors import InputError
-from betteruptime.api.schemas import MAX_INTERVAL_SECONDS
-from betteruptime.checks.targets import TargetPolicy, literal_host_blocked
+from betteruptime.checks.targets import literal_host_blocked
 from betteruptime.config import Settings
 from betteruptime.db.models import URL_MAX_LENGTH
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
@@ -43,11 +43,7 @@ def validate_target_url(
         raise InputError(loc, "has an invalid host")
     # Refuse early what the checker would refuse anyway (it re-checks every address it
     # connects to, since a DNS name can point anywhere): 127.1, [::ffff:10.0.0.1], localhost.
-    policy = TargetPolicy(
-        allow_private=settings.allow_private_targets,
-        allowed_networks=settings.allowed_target_networks,
-    )
-    reason = literal_host_blocked(url, policy)
+    reason = literal_host_blocked(url, settings.target_policy)
     if reason is not None:
         raise InputError(loc, f"is not an allowed target: {reason}")
     return url

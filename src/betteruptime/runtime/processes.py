@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from betteruptime.alerting.evaluator import Evaluator, EvaluatorConfig
 from betteruptime.alerting.metrics import EvaluatorMetrics
 from betteruptime.alerting.notifier import Notifier, NotifierConfig
-from betteruptime.checks.http import HttpChecker
-from betteruptime.checks.targets import TargetPolicy
+from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.config import Settings, resolve_channel_keys
 from betteruptime.db.session import create_engine
 from betteruptime.db.ticks import StreakOptions
@@ -40,18 +39,10 @@ def make_queue(settings: Settings) -> CheckQueue:
     return RedisStreamQueue.from_url(url, settings.stream_key) if url else LocalQueue()
 
 
-def target_policy(settings: Settings) -> TargetPolicy:
-    """Return the SSRF policy of the settings, shared by checks and notifications."""
-    return TargetPolicy(
-        allow_private=settings.allow_private_targets,
-        allowed_networks=settings.allowed_target_networks,
-    )
-
-
-def make_checker(settings: Settings) -> HttpChecker:
-    """Return the HTTP checker with the SSRF policy of the settings."""
-    return HttpChecker(
-        target_policy(settings),
+def make_checker_registry(settings: Settings) -> Checkers:
+    """Return the checker of each kind, with the SSRF policy of the settings."""
+    return make_checkers(
+        settings.target_policy,
         max_body_bytes=settings.max_body_bytes,
         max_redirects=settings.max_redirects,
     )
@@ -67,7 +58,7 @@ def make_notifier(settings: Settings, engine: AsyncEngine) -> Notifier:
             key_file=str(settings.data_dir / "channel_key"),
         )
     sender = Sender(
-        target_policy(settings),
+        settings.target_policy,
         timeout=settings.notify_timeout_seconds,
         concurrency=settings.notify_concurrency,
     )
@@ -98,7 +89,7 @@ def make_worker(
     settings: Settings,
     engine: AsyncEngine,
     queue: CheckQueue,
-    checker: HttpChecker,
+    checkers: Checkers,
     region_id: str,
     metrics: WorkerMetrics,
 ) -> Worker:
@@ -116,7 +107,7 @@ def make_worker(
             recheck_seconds=settings.recheck_seconds,
         ),
     )
-    return Worker(engine, queue, checker, config, metrics)
+    return Worker(engine, queue, checkers, config, metrics)
 
 
 def make_evaluator(settings: Settings, engine: AsyncEngine, metrics: EvaluatorMetrics) -> Evaluator:
@@ -171,19 +162,19 @@ async def run_worker(settings: Settings, region_id: str) -> None:
     """
     engine = create_engine(settings.sqlalchemy_url, pool_size=4)
     queue = make_queue(settings)
-    checker = make_checker(settings)
+    checkers = make_checker_registry(settings)
     metrics = WorkerMetrics()
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            worker = make_worker(settings, engine, queue, checker, region_id, metrics)
+            worker = make_worker(settings, engine, queue, checkers, region_id, metrics)
             loops = Loops(stop, get_logger(__name__).bind(component="worker"))
             loops.start("worker", worker.run(stop))
             await loops.wait()
     finally:
-        await checker.close()
+        await close_checkers(checkers)
         await queue.close()
         await engine.dispose()
 
@@ -228,7 +219,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
     log = get_logger(__name__).bind(component="serve")
     engine = create_engine(settings.sqlalchemy_url)
     queue = make_queue(settings)
-    checker = make_checker(settings)
+    checkers = make_checker_registry(settings)
     region_id = settings.region_id or DEFAULT_SERVE_REGION
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
@@ -242,7 +233,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         )
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
-        worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        worker = make_worker(settings, engine, queue, checkers, region_id, WorkerMetrics())
         evaluator = make_evaluator(settings, engine, EvaluatorMetrics())
         notifier = make_notifier(settings, engine)
         log.info(
@@ -261,7 +252,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("notifier", notifier.run(stop))
             await loops.wait()
     finally:
-        await checker.close()
+        await close_checkers(checkers)
         await queue.close()
         await engine.dispose()
     log.info("stopped")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import InputError, responses
@@ -24,8 +21,11 @@ from betteruptime.api.schemas import (
     WebsiteUpdate,
 )
 from betteruptime.api.validation import validate_schedule, validate_target_url
-from betteruptime.db.channels import owned_channel_ids, set_website_channels, website_channel_ids
-from betteruptime.db.models import User, Website, WebsiteTick
+from betteruptime.db import ticks, websites
+from betteruptime.db.channels import owned_channel_ids, website_channel_ids
+from betteruptime.db.models import Website
+from betteruptime.db.ticks import TickCursor
+from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
 
 router = APIRouter(tags=["websites"])
 
@@ -43,33 +43,30 @@ async def create_website(
     # A short interval with no timeout given gets a timeout that fits inside it.
     timeout = body.timeout_seconds or min(settings.default_timeout_seconds, interval)
     validate_schedule(interval, timeout, settings)
-    await _lock_owner(session, user.id)
-    # Counted after the lock: a concurrent create by the same user waits for our commit,
-    # then counts our row too, so the cap is never overshot.
-    count = await session.scalar(select(func.count()).where(Website.owner_id == user.id))
-    if (count or 0) >= settings.max_websites_per_user:
-        raise HTTPException(
-            status_code=409,
-            detail=f"website limit reached: at most {settings.max_websites_per_user} per user",
-        )
-    if await _owner_has_url(session, user.id, url):
-        raise HTTPException(status_code=409, detail=_DUPLICATE_URL)
-    website = Website(
-        id=uuid.uuid4(),
-        owner_id=user.id,
-        url=url,
-        name=body.name,
-        interval_seconds=interval,
-        timeout_seconds=timeout,
-        enabled=body.enabled,
-        next_check_at=datetime.now(UTC),
-        **{name: getattr(body, name) for name in THRESHOLD_FIELDS},
-    )
-    # Default: every channel the owner has now (a new channel later is not added to
+    # Default: every channel the owner has now (a channel added later is not added to
     # existing websites: a user who wants it says so with PATCH).
     channel_ids = await _checked_channel_ids(session, user.id, body.channel_ids)
-    session.add(website)
-    await _commit_or_conflict(session, set_website_channels(session, website.id, channel_ids))
+    try:
+        website = await websites.create_website(
+            session,
+            user.id,
+            kind=body.kind,
+            url=url,
+            name=body.name,
+            interval_seconds=interval,
+            timeout_seconds=timeout,
+            enabled=body.enabled,
+            max_websites=settings.max_websites_per_user,
+            now=datetime.now(UTC),
+            thresholds={name: getattr(body, name) for name in THRESHOLD_FIELDS},
+            channel_ids=channel_ids,
+        )
+    except WebsiteLimitReached as exc:
+        raise HTTPException(
+            status_code=409, detail=f"website limit reached: at most {exc.limit} per user"
+        ) from None
+    except DuplicateUrl:
+        raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
     return await _public(session, website)
 
 
@@ -81,22 +78,15 @@ async def list_websites(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> WebsitePage:
     """Return one page of the caller's websites, oldest first (ties broken by id)."""
-    total = await session.scalar(select(func.count()).where(Website.owner_id == user.id))
-    rows = await session.scalars(
-        select(Website)
-        .where(Website.owner_id == user.id)
-        .order_by(Website.created_at, Website.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    websites = list(rows)
-    channels = await website_channel_ids(session, [w.id for w in websites])
+    total = await websites.count_owned(session, user.id)
+    rows = await websites.list_owned(session, user.id, limit, offset)
+    channels = await website_channel_ids(session, [w.id for w in rows])
     return WebsitePage(
         items=[
             WebsitePublic.model_validate(w).model_copy(update={"channel_ids": channels[w.id]})
-            for w in websites
+            for w in rows
         ],
-        total=total or 0,
+        total=total,
         limit=limit,
         offset=offset,
     )
@@ -118,32 +108,31 @@ async def update_website(
     interval = body.interval_seconds or website.interval_seconds
     timeout = body.timeout_seconds or website.timeout_seconds
     validate_schedule(interval, timeout, settings)
-    enabled = website.enabled if body.enabled is None else body.enabled
-    if url != website.url and await _owner_has_url(session, website.owner_id, url):
-        raise HTTPException(status_code=409, detail=_DUPLICATE_URL)
-
-    now = datetime.now(UTC)
-    if url != website.url or (enabled and not website.enabled):
-        # A new target, or monitoring switched back on: check it now, not an interval later.
-        website.next_check_at = now
-    elif interval != website.interval_seconds:
-        # A shorter interval brings the next check forward; a longer one never delays a
-        # check that was already due sooner.
-        website.next_check_at = min(website.next_check_at, now + timedelta(seconds=interval))
-    website.url = url
-    website.interval_seconds = interval
-    website.timeout_seconds = timeout
-    website.enabled = enabled
-    if "name" in body.model_fields_set:
-        website.name = body.name
-    for name in THRESHOLD_FIELDS:
-        # null is a value here: back to the default.
-        if name in body.model_fields_set:
-            setattr(website, name, getattr(body, name))
-    if body.channel_ids is not None:
-        channel_ids = await _checked_channel_ids(session, website.owner_id, body.channel_ids)
-        await set_website_channels(session, website.id, channel_ids)
-    await _commit_or_conflict(session)
+    channel_ids = (
+        None
+        if body.channel_ids is None
+        else await _checked_channel_ids(session, website.owner_id, body.channel_ids)
+    )
+    try:
+        website = await websites.update_website(
+            session,
+            website,
+            url=url,
+            name=body.name if "name" in body.model_fields_set else website.name,
+            interval_seconds=interval,
+            timeout_seconds=timeout,
+            enabled=website.enabled if body.enabled is None else body.enabled,
+            now=datetime.now(UTC),
+            # null is a value here: back to the default.
+            thresholds={
+                name: getattr(body, name)
+                for name in THRESHOLD_FIELDS
+                if name in body.model_fields_set
+            },
+            channel_ids=channel_ids,
+        )
+    except DuplicateUrl:
+        raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
     return await _public(session, website)
 
 
@@ -155,8 +144,7 @@ async def update_website(
 )
 async def delete_website(website: OwnedWebsite, session: SessionDep) -> None:
     """Stop monitoring a website and delete its history."""
-    await session.delete(website)
-    await session.commit()
+    await websites.delete_website(session, website)
 
 
 @router.get("/website/{website_id}/ticks", responses=responses(401, 404, 422))
@@ -168,42 +156,35 @@ async def list_ticks(
         IsoTime | None,
         Query(description="Only ticks checked before this time (ISO 8601; UTC if no offset)"),
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="The `next_cursor` of the previous page"),
+    ] = None,
 ) -> TickPage:
     """Return the website's ticks, newest first."""
-    query = select(WebsiteTick).where(WebsiteTick.website_id == website.id)
-    if before is not None:
-        if before.tzinfo is None:
-            before = before.replace(tzinfo=UTC)
-        query = query.where(WebsiteTick.checked_at < before)
-    rows = list(
-        await session.scalars(
-            query.order_by(WebsiteTick.checked_at.desc(), WebsiteTick.id.desc()).limit(limit)
-        )
+    if before is not None and cursor is not None:
+        raise InputError(("query", "cursor"), "give either cursor or before, not both")
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)
+    after = None
+    if cursor is not None:
+        try:
+            after = TickCursor.decode(cursor)
+        except ValueError:
+            raise InputError(("query", "cursor"), "is not a cursor of this API") from None
+    rows = await ticks.list_ticks(session, website.id, limit, before=before, after=after)
+    full = len(rows) == limit
+    return TickPage(
+        items=[TickPublic.model_validate(t) for t in rows],
+        next_cursor=TickCursor.of(rows[-1]).encode() if full else None,
+        next_before=rows[-1].checked_at if full else None,
     )
-    next_before = rows[-1].checked_at if len(rows) == limit else None
-    return TickPage(items=[TickPublic.model_validate(t) for t in rows], next_before=next_before)
-
-
-async def _lock_owner(session: SessionDep, owner_id: uuid.UUID) -> None:
-    """Serialise website creation per user until this transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Locks only this user's row: other users create websites concurrently.
-        await session.execute(select(User.id).where(User.id == owner_id).with_for_update())
-    else:
-        # SQLite has one writer and runs reads outside a transaction until the first
-        # write; a no-op write takes the write lock now, so the count below is current.
-        await session.execute(
-            update(User)
-            .where(User.id == owner_id)
-            .values(id=User.id)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def _checked_channel_ids(
     session: SessionDep, owner_id: uuid.UUID, given: list[uuid.UUID] | None
 ) -> list[uuid.UUID]:
-    """Return the channel ids to link: given ones (all the owner's), or all when None."""
+    """Return the channel ids to link: the given ones (all the owner's), or all when None."""
     if given is None:
         return await owned_channel_ids(session, owner_id)
     found = set(await owned_channel_ids(session, owner_id, set(given)))
@@ -220,24 +201,3 @@ async def _public(session: SessionDep, website: Website) -> WebsitePublic:
     return WebsitePublic.model_validate(website).model_copy(
         update={"channel_ids": channels[website.id]}
     )
-
-
-async def _owner_has_url(session: SessionDep, owner_id: object, url: str) -> bool:
-    found = await session.scalar(
-        select(Website.id).where(Website.owner_id == owner_id, Website.url == url)
-    )
-    return found is not None
-
-
-async def _commit_or_conflict(
-    session: SessionDep, before: Coroutine[Any, Any, None] | None = None
-) -> None:
-    try:
-        if before is not None:
-            # Its statements flush the pending website first: the same conflict can hit here.
-            await before
-        await session.commit()
-    except IntegrityError:
-        # The (owner, url) key caught a concurrent request that won the race.
-        await session.rollback()
-        raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
