@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.db.models import Channel, WebsiteChannel
@@ -48,3 +48,43 @@ async def website_channel_ids(
     for website_id, channel_id in rows:
         found[website_id].append(channel_id)
     return found
+
+
+async def get_owned_channel(
+    session: AsyncSession, owner_id: uuid.UUID, channel_id: uuid.UUID
+) -> Channel | None:
+    """Return the channel when owner_id owns it, else None (missing and foreign look alike)."""
+    return await session.scalar(
+        select(Channel).where(Channel.id == channel_id, Channel.owner_id == owner_id)
+    )
+
+
+async def list_owned_channels(session: AsyncSession, owner_id: uuid.UUID) -> list[Channel]:
+    """Return the owner's channels, oldest first."""
+    rows = await session.scalars(
+        select(Channel).where(Channel.owner_id == owner_id).order_by(Channel.created_at, Channel.id)
+    )
+    return list(rows)
+
+
+async def count_owned_channels(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    """Return how many channels the owner has."""
+    return int(await session.scalar(select(func.count()).where(Channel.owner_id == owner_id)) or 0)
+
+
+async def add_channel(
+    session: AsyncSession, owner_id: uuid.UUID, name: str, url_encrypted: str, scheme: str
+) -> Channel:
+    """Insert and commit a channel; return it."""
+    channel = Channel(
+        id=uuid.uuid4(), owner_id=owner_id, name=name, url_encrypted=url_encrypted, scheme=scheme
+    )
+    session.add(channel)
+    await session.commit()
+    return channel
+
+
+async def delete_channel(session: AsyncSession, channel: Channel) -> None:
+    """Delete the channel (websites stop notifying it; its deliveries go too); commit."""
+    await session.delete(channel)
+    await session.commit()

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
-from sqlalchemy import func, select
 
 from betteruptime.api.deps import AppStateDep, CurrentUser, SessionDep
 from betteruptime.api.errors import InputError, responses
@@ -17,6 +16,7 @@ from betteruptime.api.schemas import (
     ChannelUpdate,
     DeliveryResult,
 )
+from betteruptime.db import channels as db
 from betteruptime.db.models import Channel
 from betteruptime.log import get_logger
 from betteruptime.notify.crypto import UndecryptableUrl
@@ -59,9 +59,7 @@ async def get_owned_channel(
     channel_id: Annotated[uuid.UUID, Path(description="The channel's id (a UUID)")],
 ) -> Channel:
     """Return the channel when the current user owns it; 404 otherwise, never 403."""
-    channel = await session.scalar(
-        select(Channel).where(Channel.id == channel_id, Channel.owner_id == user.id)
-    )
+    channel = await db.get_owned_channel(session, user.id, channel_id)
     if channel is None:
         raise HTTPException(status_code=404, detail="channel not found")
     return channel
@@ -76,20 +74,13 @@ async def create_channel(
 ) -> ChannelPublic:
     """Add a channel (an Apprise URL, validated without sending). Returns it, URL masked."""
     parsed = _validated(body.url)
-    count = await session.scalar(select(func.count()).where(Channel.owner_id == user.id))
-    if (count or 0) >= MAX_CHANNELS_PER_USER:
+    if await db.count_owned_channels(session, user.id) >= MAX_CHANNELS_PER_USER:
         raise HTTPException(
             status_code=409, detail=f"channel limit reached: at most {MAX_CHANNELS_PER_USER}"
         )
-    channel = Channel(
-        id=uuid.uuid4(),
-        owner_id=user.id,
-        name=body.name,
-        url_encrypted=state.cipher.encrypt(parsed.url),
-        scheme=parsed.scheme,
+    channel = await db.add_channel(
+        session, user.id, body.name, state.cipher.encrypt(parsed.url), parsed.scheme
     )
-    session.add(channel)
-    await session.commit()
     log.info("channel created", channel_id=str(channel.id), url=parsed.masked)
     return _public(channel, state)
 
@@ -97,9 +88,7 @@ async def create_channel(
 @router.get("/channels", responses=responses(401))
 async def list_channels(user: CurrentUser, session: SessionDep, state: AppStateDep) -> ChannelList:
     """Return the caller's channels, oldest first."""
-    rows = await session.scalars(
-        select(Channel).where(Channel.owner_id == user.id).order_by(Channel.created_at, Channel.id)
-    )
+    rows = await db.list_owned_channels(session, user.id)
     return ChannelList(items=[_public(c, state) for c in rows])
 
 
@@ -132,8 +121,7 @@ async def update_channel(
 )
 async def delete_channel(channel: OwnedChannel, session: SessionDep) -> None:
     """Delete a channel; websites stop notifying it and its deliveries go with it."""
-    await session.delete(channel)
-    await session.commit()
+    await db.delete_channel(session, channel)
 
 
 @router.post("/channels/{channel_id}/test", responses=responses(401, 404, 422))
