@@ -29,6 +29,7 @@ from bench import (
     memory,
     scheduler,
     status_reads,
+    storage,
     tick_writes,
     worker_throughput,
 )
@@ -67,6 +68,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "scheduler": Benchmark(scheduler, needs_target=True),
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
+    "storage": Benchmark(storage, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
     "capacity": Benchmark(capacity, needs_target=True),
 }

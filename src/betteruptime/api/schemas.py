@@ -298,7 +298,7 @@ class WebsitePage(BaseModel):
     offset: int
 
 
-class TickPublic(BaseModel):
+class RegionTick(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     region_id: str
@@ -307,6 +307,12 @@ class TickPublic(BaseModel):
     response_time_ms: int | None
     error: str | None
     checked_at: datetime
+
+
+class TickPublic(RegionTick):
+    """One stored check; `scheduled_at` is the slot it was checked for (ticks are paged by it)."""
+
+    scheduled_at: datetime
 
 
 class TickPage(BaseModel):
@@ -321,7 +327,7 @@ class TickPage(BaseModel):
     )
 
 
-class RegionStatus(TickPublic):
+class RegionStatus(RegionTick):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 
