@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     notify_concurrency: int = Field(default=20, ge=1, le=500)
     notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     notify_lease_seconds: float = Field(default=60, gt=0, le=3600)
+    tick_retention_days: int = Field(default=30, ge=1, le=3650)
+    hourly_retention_days: int = Field(default=400, ge=1, le=36500)
+    daily_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    housekeeping_interval_seconds: float = Field(default=300, ge=1, le=86_400)
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_token: SecretStr | None = None
@@ -156,6 +160,12 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment or "@" in parts.netloc:
             raise ValueError("must be a base URL without credentials, query or fragment")
         return value.rstrip("/")
+
+    @field_validator("daily_retention_days", mode="before")
+    @classmethod
+    def _unset_daily_retention(cls, value: Any) -> Any:
+        # DAILY_RETENTION_DAYS= (empty) means keep daily rollups forever, like unset.
+        return None if value == "" else value
 
     @field_validator("metrics_token")
     @classmethod

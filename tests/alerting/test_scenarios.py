@@ -47,7 +47,6 @@ class World:
             down = status is Status.DOWN
             row = TickRow(
                 website_id=self.site,
-                message_id=f"{self.round}-{region}",
                 status=status,
                 status_code=503 if down else 200,
                 response_time_ms=12,

@@ -173,11 +173,11 @@ async def test_the_alerter_command_opens_incidents_and_stops_cleanly(
     try:
         for region in REGIONS:
             await register_region(pg, region)
-        for n in range(2):
+        for _ in range(2):
             now = datetime.now(UTC)
             for region in REGIONS:
                 rows = [
-                    TickRow(site, f"{n}-{i}", Status.DOWN, 503, 5, "status 503", now, now)
+                    TickRow(site, Status.DOWN, 503, 5, "status 503", now, now)
                     for i, site in enumerate(sites)
                 ]
                 await write_ticks(pg, region, rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +25,6 @@ from tests.pipeline.helpers import create_user, create_websites
 REGIONS = ("ap", "eu", "us")
 INTERVAL = 30
 OPTIONS = StreakOptions(confirmation_checks=2, recovery_checks=2, recheck_seconds=10)
-_ids = itertools.count()
 
 
 class World:
@@ -68,7 +66,6 @@ class World:
         rows = [
             TickRow(
                 website_id=site,
-                message_id=f"{next(_ids)}-0",
                 status=status,
                 status_code=200 if status is Status.UP else 503,
                 response_time_ms=5,

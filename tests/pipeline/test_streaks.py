@@ -45,13 +45,13 @@ async def test_streak_counts_consecutive_checks_and_restarts_on_a_flip(
     expected = [(1, 0), (2, 0), (1, 2), (2, 2), (3, 2), (1, 5)]
     for i, (status, (streak, start)) in enumerate(zip(statuses, expected, strict=True)):
         at = t0 + timedelta(seconds=10 * i)
-        await write_ticks(engine, "eu", [row(site, f"{i}-0", status, at)], OPTIONS)
+        await write_ticks(engine, "eu", [row(site, status, at)], OPTIONS)
         st = await status_row(engine, site)
         assert (st.status, st.streak) == (status, streak), i
         assert st.streak_started_at == t0 + timedelta(seconds=10 * start), i
 
     # An older result arriving late changes nothing, streak included.
-    await write_ticks(engine, "eu", [row(site, "old-0", Status.DOWN, t0)], OPTIONS)
+    await write_ticks(engine, "eu", [row(site, Status.DOWN, t0)], OPTIONS)
     st = await status_row(engine, site)
     assert (st.status, st.streak) == (Status.UP, 1)
 
@@ -72,8 +72,8 @@ async def test_evaluations_are_queued_only_while_a_decision_may_change(
             engine,
             "eu",
             [
-                row(steady, f"{i}-0", Status.UP, at),
-                row(failing, f"{i}-1", Status.UP if i < 4 else Status.DOWN, at),
+                row(steady, Status.UP, at),
+                row(failing, Status.UP if i < 4 else Status.DOWN, at),
             ],
             OPTIONS,
         )
@@ -99,28 +99,24 @@ async def test_a_first_failure_brings_the_next_check_forward(engine: AsyncEngine
     async with engine.begin() as conn:
         await conn.execute(update(Website).values(next_check_at=far))
 
-    await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)], OPTIONS)
+    await write_ticks(engine, "eu", [row(site, Status.UP, t0)], OPTIONS)
     assert await _next_check(engine, site) == far  # a success changes nothing
 
     failed_at = t0 + timedelta(seconds=1)
-    await write_ticks(engine, "eu", [row(site, "2-0", Status.DOWN, failed_at)], OPTIONS)
+    await write_ticks(engine, "eu", [row(site, Status.DOWN, failed_at)], OPTIONS)
     recheck = await _next_check(engine, site)
     assert abs((recheck - (failed_at + timedelta(seconds=10))).total_seconds()) < 0.01
 
     # Confirmed (streak 2 = confirmation_checks): the normal schedule resumes.
     async with engine.begin() as conn:
         await conn.execute(update(Website).values(next_check_at=far))
-    await write_ticks(
-        engine, "eu", [row(site, "3-0", Status.DOWN, t0 + timedelta(seconds=10))], OPTIONS
-    )
+    await write_ticks(engine, "eu", [row(site, Status.DOWN, t0 + timedelta(seconds=10))], OPTIONS)
     assert await _next_check(engine, site) == far
 
     # Never later than the schedule: a check already due sooner stays sooner.
     soon = t0 + timedelta(seconds=12)
     async with engine.begin() as conn:
         await conn.execute(update(Website).values(next_check_at=t0 + timedelta(seconds=15)))
-    await write_ticks(
-        engine, "eu", [row(site, "4-0", Status.UP, t0 + timedelta(seconds=11))], OPTIONS
-    )
-    await write_ticks(engine, "eu", [row(site, "5-0", Status.DOWN, soon)], OPTIONS)
+    await write_ticks(engine, "eu", [row(site, Status.UP, t0 + timedelta(seconds=11))], OPTIONS)
+    await write_ticks(engine, "eu", [row(site, Status.DOWN, soon)], OPTIONS)
     assert await _next_check(engine, site) == t0 + timedelta(seconds=15)

@@ -313,7 +313,7 @@ class WebsitePage(BaseModel):
     offset: int
 
 
-class TickPublic(BaseModel):
+class RegionTick(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     region_id: str
@@ -322,6 +322,12 @@ class TickPublic(BaseModel):
     response_time_ms: int | None
     error: str | None
     checked_at: datetime
+
+
+class TickPublic(RegionTick):
+    """One stored check; `scheduled_at` is the slot it was checked for (ticks are paged by it)."""
+
+    scheduled_at: datetime
 
 
 class TickPage(BaseModel):
@@ -336,7 +342,7 @@ class TickPage(BaseModel):
     )
 
 
-class RegionStatus(TickPublic):
+class RegionStatus(RegionTick):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 

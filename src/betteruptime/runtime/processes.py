@@ -15,6 +15,7 @@ from betteruptime.alerting.metrics import EvaluatorMetrics
 from betteruptime.alerting.notifier import Notifier, NotifierConfig
 from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.config import Settings, resolve_channel_keys
+from betteruptime.db.retention import RetentionConfig
 from betteruptime.db.session import create_engine
 from betteruptime.db.ticks import StreakOptions
 from betteruptime.log import get_logger
@@ -25,8 +26,10 @@ from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
 from betteruptime.retry import Loops
 from betteruptime.rules.incidents import Thresholds
+from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
+from betteruptime.scheduler.retention import retention_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
@@ -83,6 +86,13 @@ def make_pusher(
         stream_maxlen=settings.stream_maxlen,
     )
     return Pusher(engine, queue, config, metrics)
+
+
+def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
+    """Return the housekeeping loop of the pusher (and `serve`): one named step per job."""
+    retention = RetentionConfig(tick_retention_days=settings.tick_retention_days)
+    every = settings.housekeeping_interval_seconds
+    return Housekeeping([*retention_steps(engine, retention, every)])
 
 
 def make_worker(
@@ -149,6 +159,7 @@ async def run_pusher(settings: Settings) -> None:
         with stop_on_signals(stop):
             loops = Loops(stop, get_logger(__name__).bind(component="pusher"))
             loops.start("pusher", make_pusher(settings, engine, queue, metrics).run(stop))
+            loops.start("housekeeping", make_housekeeping(settings, engine).run(stop))
             await loops.wait()
     finally:
         await queue.close()
@@ -235,6 +246,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checkers, region_id, WorkerMetrics())
         evaluator = make_evaluator(settings, engine, EvaluatorMetrics())
+        housekeeping = make_housekeeping(settings, engine)
         notifier = make_notifier(settings, engine)
         log.info(
             "serving",
@@ -249,6 +261,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("pusher", pusher.run(stop))
             loops.start("worker", worker.run(stop))
             loops.start("alerter", evaluator.run(stop))
+            loops.start("housekeeping", housekeeping.run(stop))
             loops.start("notifier", notifier.run(stop))
             await loops.wait()
     finally:

@@ -1,7 +1,7 @@
 """incidents: thresholds per website, streaks per region, incidents and their events
 
 Revision ID: 0005_incidents
-Revises: 0002_check_kind
+Revises: 0003_compact_ticks
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_incidents"
-down_revision: str | None = "0002_check_kind"
+down_revision: str | None = "0003_compact_ticks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
