@@ -29,6 +29,9 @@ TABLES = {
     "evaluation",
     "incident",
     "incident_event",
+    "tick_rollup_hourly",
+    "tick_rollup_daily",
+    "rollup_progress",
     "alembic_version",
 }
 
