@@ -70,7 +70,7 @@ async def run(sizes: Sizes) -> list[Figure]:
     }
     return [
         Figure(
-            benchmark="9 detection latency",
+            benchmark="10 detection latency",
             name="down -> webhook received p50",
             value=p50,
             unit="s",
@@ -82,7 +82,7 @@ async def run(sizes: Sizes) -> list[Figure]:
             details=details,
         ),
         Figure(
-            benchmark="9 detection latency",
+            benchmark="10 detection latency",
             name="down -> webhook received p99",
             value=p99,
             unit="s",

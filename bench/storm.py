@@ -84,7 +84,7 @@ async def run(sizes: Sizes) -> list[Figure]:
     ok = missing == 0 and doubled == 0
     return [
         Figure(
-            benchmark="10 notification storm",
+            benchmark="11 notification storm",
             name=f"{sizes.down:,} websites down together: last DOWN notification after going down",
             value=last_after_down,
             unit="s",
@@ -93,7 +93,7 @@ async def run(sizes: Sizes) -> list[Figure]:
             details=details,
         ),
         Figure(
-            benchmark="10 notification storm",
+            benchmark="11 notification storm",
             name="last DOWN notification after its incident opened",
             value=max(after_detection, default=0.0),
             unit="s",
@@ -102,7 +102,7 @@ async def run(sizes: Sizes) -> list[Figure]:
             details=details,
         ),
         Figure(
-            benchmark="10 notification storm",
+            benchmark="11 notification storm",
             name="websites notified more than once, or never",
             value=float(missing + doubled),
             unit="",

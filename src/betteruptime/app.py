@@ -16,7 +16,7 @@ from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
 from betteruptime.api.ratelimit import make_rate_limits
-from betteruptime.api.routes import channels, health, incidents, status, users, websites
+from betteruptime.api.routes import channels, health, incidents, stats, status, users, websites
 from betteruptime.api.state import AppState
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings, resolve_channel_keys, resolve_jwt_secret
@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(websites.router)
     app.include_router(status.router)
     app.include_router(incidents.router)
+    app.include_router(stats.router)
     app.include_router(channels.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -266,3 +266,15 @@ async def test_deleting_a_website_deletes_its_incidents(api: Api, owner: Client)
     async with api.session() as session:
         assert await session.scalar(select(func.count()).select_from(Incident)) == 0
     assert await api.count(IncidentEvent) == 0
+
+
+async def test_stats_report_availability_beside_the_success_ratio(api: Api, owner: Client) -> None:
+    site = await create_website(owner)
+    path = f"/website/{site['id']}/stats"
+    assert (await owner.get(path, params={"window": "24h"})).json()["availability"] == 1.0
+    await _incident(
+        api, site["id"], started_ago=timedelta(hours=3.4), resolved_ago=timedelta(hours=1)
+    )
+    body = (await owner.get(path, params={"window": "24h"})).json()
+    span = (_ts(body["to"]) - _ts(body["from"])).total_seconds()
+    assert body["availability"] == pytest.approx(1 - 2.4 * 3600 / span, abs=1e-3)

@@ -33,6 +33,9 @@ TABLES = {
     "website_channel",
     "notification_delivery",
     "delivery_attempt",
+    "tick_rollup_hourly",
+    "tick_rollup_daily",
+    "rollup_progress",
     "alembic_version",
 }
 

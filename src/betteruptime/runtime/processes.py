@@ -30,6 +30,7 @@ from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.scheduler.retention import retention_steps
+from betteruptime.scheduler.rollups import RollupSteps, rollup_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
@@ -92,7 +93,13 @@ def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
     """Return the housekeeping loop of the pusher (and `serve`): one named step per job."""
     retention = RetentionConfig(tick_retention_days=settings.tick_retention_days)
     every = settings.housekeeping_interval_seconds
-    return Housekeeping([*retention_steps(engine, retention, every)])
+    rollups = RollupSteps(
+        hourly_retention_days=settings.hourly_retention_days,
+        daily_retention_days=settings.daily_retention_days,
+    )
+    return Housekeeping(
+        [*retention_steps(engine, retention, every), *rollup_steps(engine, rollups)]
+    )
 
 
 def make_worker(
@@ -148,8 +155,9 @@ def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
 
 
 async def run_pusher(settings: Settings) -> None:
-    """Run the pusher until SIGTERM/SIGINT; raise LoopFailed if it ends otherwise."""
-    engine = create_engine(settings.sqlalchemy_url, pool_size=2)
+    """Run the pusher and housekeeping until SIGTERM/SIGINT; raise LoopFailed if one ends
+    otherwise."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=3)
     queue = make_queue(settings)
     metrics = PusherMetrics()
     if settings.metrics_port:
@@ -211,7 +219,8 @@ async def run_alerter(settings: Settings) -> None:
 
 
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher, one worker and the alerter (evaluator and notifier) here.
+    """Run the API, the pusher, housekeeping, one worker and the alerter (evaluator and
+    notifier) in this process.
 
     Raise LoopFailed (after stopping the others) when one of them ends without a stop.
     """

@@ -1,7 +1,7 @@
 """incidents: thresholds per website, streaks per region, incidents and their events
 
 Revision ID: 0005_incidents
-Revises: 0003_compact_ticks
+Revises: 0004_rollups
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_incidents"
-down_revision: str | None = "0003_compact_ticks"
+down_revision: str | None = "0004_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
