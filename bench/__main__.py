@@ -26,12 +26,14 @@ import uvloop
 from bench import (
     accuracy,
     capacity,
+    detection,
     memory,
     pings,
     scheduler,
     stats_reads,
     status_reads,
     storage,
+    storm,
     tick_writes,
     worker_throughput,
 )
@@ -74,6 +76,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "storage": Benchmark(storage, needs_target=False),
     "pings": Benchmark(pings, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
+    "storm": Benchmark(storm, needs_target=False),
+    "detection": Benchmark(detection, needs_target=False),
     "capacity": Benchmark(capacity, needs_target=True),
 }
 

@@ -16,12 +16,24 @@ from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
 from betteruptime.api.ratelimit import make_rate_limits
-from betteruptime.api.routes import health, pings, stats, status, users, websites
+from betteruptime.api.routes import (
+    channels,
+    health,
+    incidents,
+    pings,
+    stats,
+    status,
+    users,
+    websites,
+)
 from betteruptime.api.state import AppState
-from betteruptime.config import Settings, resolve_jwt_secret
+from betteruptime.checks.targets import TargetPolicy
+from betteruptime.config import Settings, resolve_channel_keys, resolve_jwt_secret
 from betteruptime.db.migrate import upgrade_to_head
 from betteruptime.db.session import create_engine, create_sessionmaker
 from betteruptime.log import get_logger
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 
 log = get_logger(__name__)
 
@@ -43,6 +55,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                     "Multi-node deployments must set the same JWT_SECRET on every API node.",
                     secret_file=str(settings.data_dir / "jwt_secret"),
                 )
+            keys, keys_generated = resolve_channel_keys(settings)
+            if keys_generated:
+                log.warning(
+                    "CHANNEL_KEY is not set; using a key generated in DATA_DIR. Every API "
+                    "node and alerter of a deployment must set the same CHANNEL_KEY.",
+                    key_file=str(settings.data_dir / "channel_key"),
+                )
             if settings.redis_connection_url:
                 redis = aioredis.from_url(
                     settings.redis_connection_url, socket_connect_timeout=3, socket_timeout=3
@@ -55,6 +74,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 redis=redis,
                 rate_limits=make_rate_limits(settings, redis),
                 metrics=api_metrics,
+                cipher=ChannelCipher(keys),
+                sender=Sender(
+                    TargetPolicy(
+                        allow_private=settings.allow_private_targets,
+                        allowed_networks=settings.allowed_target_networks,
+                    ),
+                    timeout=settings.notify_timeout_seconds,
+                    concurrency=settings.notify_concurrency,
+                ),
             )
             log.info("api started", database=db.url.render_as_string(hide_password=True))
             yield
@@ -81,7 +109,9 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(users.router)
     app.include_router(websites.router)
     app.include_router(status.router)
+    app.include_router(incidents.router)
     app.include_router(stats.router)
+    app.include_router(channels.router)
     app.include_router(health.router)
     app.include_router(pings.router)
     app.include_router(metrics.router)

@@ -27,6 +27,9 @@ PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.
 PASSWORD_MAX_LENGTH = 128
 NAME_MAX_LENGTH = 200
+MAX_STREAK_CHECKS = 100
+MAX_REGIONS_REQUIRED = 100
+MAX_REMINDER_MINUTES = 7 * 24 * 60
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
@@ -164,6 +167,66 @@ Timeout = Annotated[
 ]
 
 
+MAX_CHANNELS_PER_WEBSITE = 50
+# UUIDs arrive as JSON strings; strict mode would refuse a string for a UUID.
+ChannelIds = Annotated[
+    list[Annotated[uuid.UUID, Field(strict=False)]],
+    Field(max_length=MAX_CHANNELS_PER_WEBSITE, description="Ids of your channels to notify"),
+]
+
+
+ConfirmationChecks = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_STREAK_CHECKS,
+        description="Consecutive failing checks before a region counts as failing; "
+        "null: CONFIRMATION_CHECKS (default 2)",
+    ),
+    BeforeValidator(_whole_number),
+]
+RecoveryChecks = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_STREAK_CHECKS,
+        description="Consecutive good checks before a failing region counts as recovered; "
+        "null: RECOVERY_CHECKS (default 2)",
+    ),
+    BeforeValidator(_whole_number),
+]
+RegionsRequired = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REGIONS_REQUIRED,
+        description="Failing regions that open an incident; "
+        "null: a strict majority of the regions with a fresh result",
+    ),
+    BeforeValidator(_whole_number),
+]
+ReminderMinutes = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REMINDER_MINUTES,
+        description="Minutes between reminders while an incident is open and not "
+        "acknowledged; null: no reminders",
+    ),
+    BeforeValidator(_whole_number),
+]
+
+
+class _Thresholds(_Input):
+    confirmation_checks: ConfirmationChecks | None = None
+    recovery_checks: RecoveryChecks | None = None
+    regions_required: RegionsRequired | None = None
+    reminder_minutes: ReminderMinutes | None = None
+
+
+THRESHOLD_FIELDS = tuple(_Thresholds.model_fields)
+
+
 Kind = Annotated[
     CheckKind,
     # Not strict: JSON carries the kind's value ("http"), never the enum itself.
@@ -180,7 +243,7 @@ Options = Annotated[
 ]
 
 
-class WebsiteCreate(_Input):
+class WebsiteCreate(_Thresholds):
     kind: Kind = CheckKind.HTTP
     url: Url | None = Field(default=None, description="Required for http; absent otherwise")
     options: Options | None = None
@@ -192,9 +255,12 @@ class WebsiteCreate(_Input):
         default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
     )
     enabled: bool = True
+    channel_ids: ChannelIds | None = Field(
+        default=None, description="Default: every channel you have at creation time"
+    )
 
 
-_NOT_NULLABLE = ("url", "options", "interval_seconds", "timeout_seconds", "enabled")
+_NOT_NULLABLE = ("url", "options", "interval_seconds", "timeout_seconds", "enabled", "channel_ids")
 
 
 def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
@@ -207,8 +273,9 @@ def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
         prop.pop("default", None)
 
 
-class WebsiteUpdate(_Input):
-    """Fields to change; an absent field keeps its value, `name: null` clears the name."""
+class WebsiteUpdate(_Thresholds):
+    """Fields to change; an absent field keeps its value; `name: null` clears the name and
+    a null threshold goes back to the default."""
 
     model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
 
@@ -218,9 +285,16 @@ class WebsiteUpdate(_Input):
     interval_seconds: Interval | None = None
     timeout_seconds: Timeout | None = None
     enabled: bool | None = None
+    channel_ids: ChannelIds | None = None
 
     @field_validator(
-        "url", "options", "interval_seconds", "timeout_seconds", "enabled", mode="before"
+        "url",
+        "options",
+        "interval_seconds",
+        "timeout_seconds",
+        "enabled",
+        "channel_ids",
+        mode="before",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
@@ -228,6 +302,9 @@ class WebsiteUpdate(_Input):
         if value is None:
             raise ValueError("may be omitted but not null")
         return value
+
+
+IncidentState = Literal["open", "acknowledged", "resolved"]
 
 
 class WebsitePublic(BaseModel):
@@ -246,6 +323,13 @@ class WebsitePublic(BaseModel):
     enabled: bool
     created_at: datetime
     next_check_at: datetime
+    confirmation_checks: int | None = Field(description="null: the CONFIRMATION_CHECKS default")
+    recovery_checks: int | None = Field(description="null: the RECOVERY_CHECKS default")
+    regions_required: int | None = Field(
+        description="null: a strict majority of the regions with a fresh result"
+    )
+    reminder_minutes: int | None = Field(description="null: no reminders")
+    channel_ids: list[uuid.UUID] = Field(default_factory=list)
 
     @field_validator("options", mode="before")
     @classmethod
@@ -298,14 +382,108 @@ class RegionStatus(RegionTick):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 
+class IncidentCause(BaseModel):
+    """What the failing checks said when the incident opened."""
+
+    error: str | None = None
+    status_code: int | None = None
+    regions: list[str] = Field(default_factory=list)
+
+
+class IncidentPublic(BaseModel):
+    """A confirmed outage; `resolved_by` is null when it resolved by itself."""
+
+    id: uuid.UUID
+    website_id: uuid.UUID
+    state: IncidentState
+    started_at: datetime = Field(description="The first failing check of the confirming streak")
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: uuid.UUID | None
+    resolved_at: datetime | None
+    resolved_by: uuid.UUID | None
+    cause: IncidentCause
+    duration_seconds: float = Field(description="Until resolved, or until now while unresolved")
+
+
+class DeliveryAttemptPublic(BaseModel):
+    """One attempt to send a notification: `error` is short, the channel's secrets masked."""
+
+    at: datetime
+    ok: bool
+    error: str | None
+    elapsed_ms: int
+
+
+class DeliveryPublic(BaseModel):
+    """A notification of one event to one channel, and every attempt to send it."""
+
+    channel_id: uuid.UUID
+    channel_name: str
+    channel_scheme: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None = Field(
+        description="When it is tried next; null unless pending"
+    )
+    last_error: str | None
+    delivered_at: datetime | None
+    log: list[DeliveryAttemptPublic]
+
+
+class IncidentEventPublic(BaseModel):
+    """One step of an incident's timeline, with the notifications it sent."""
+
+    id: int
+    kind: Literal["opened", "acknowledged", "reminder", "resolved"]
+    at: datetime
+    actor_id: uuid.UUID | None = Field(description="The user who acted; null for the monitor")
+    detail: dict[str, Any]
+    deliveries: list[DeliveryPublic] = Field(
+        default_factory=list,
+        description="One per channel the website notified when the event was fanned out "
+        "(empty until then)",
+    )
+
+
+class IncidentDetail(IncidentPublic):
+    """An incident and its timeline, oldest event first."""
+
+    events: list[IncidentEventPublic]
+
+
+class IncidentPage(BaseModel):
+    """Incidents newest first; pass `next_before` as `before` for the next page (null: no more)."""
+
+    items: list[IncidentPublic]
+    next_before: datetime | None
+
+
 class WebsiteStatusPublic(BaseModel):
     """A website's overall status and the latest state seen from each region."""
 
     id: uuid.UUID
     url: str
-    status: Status
+    status: Status = Field(
+        description="DOWN exactly while an incident is unresolved; otherwise UP when any "
+        "region has a fresh result, else UNKNOWN"
+    )
     last_checked_at: datetime | None
     regions: list[RegionStatus]
+    incident: IncidentPublic | None = Field(description="The unresolved incident, if any")
+
+
+AvailabilityWindow = Literal["24h", "7d", "30d", "90d", "365d"]
+
+
+class Availability(BaseModel):
+    """The share of the window without a confirmed incident."""
+
+    website_id: uuid.UUID
+    window: AvailabilityWindow
+    start: datetime
+    end: datetime
+    availability: float = Field(ge=0, le=1, description="1 - incident time in window / window")
 
 
 class Health(BaseModel):
@@ -317,6 +495,73 @@ class Health(BaseModel):
 class HealthError(ErrorResponse):
     database: str
     redis: str
+
+
+ChannelName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+ChannelUrlField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="An Apprise URL: mailto://, slack://, discord://, tgram://, ntfy://, "
+        "json://, form://, … (see the README); stored encrypted, shown masked",
+        examples=["json://hooks.example.com/uptime", "mailto://user:app-password@gmail.com"],
+    ),
+]
+
+
+class ChannelCreate(_Input):
+    name: ChannelName
+    url: ChannelUrlField
+
+
+def _channel_fields_not_nullable(schema: dict[str, Any]) -> None:
+    for name in ("name", "url"):
+        prop = schema["properties"][name]
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        prop.pop("default", None)
+
+
+class ChannelUpdate(_Input):
+    """Fields to change; an absent field keeps its value."""
+
+    model_config = ConfigDict(json_schema_extra=_channel_fields_not_nullable)
+
+    name: ChannelName | None = None
+    url: ChannelUrlField | None = None
+
+    @field_validator("name", "url", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class ChannelPublic(BaseModel):
+    """A channel; `url` is masked (scheme and host only), the stored URL never leaves."""
+
+    id: uuid.UUID
+    name: str
+    scheme: str
+    url: str = Field(examples=["json://hooks.example.com/***"])
+    created_at: datetime
+
+
+class ChannelList(BaseModel):
+    """The caller's channels, oldest first."""
+
+    items: list[ChannelPublic]
+
+
+class DeliveryResult(BaseModel):
+    """The outcome of one send: `error` is short and masked."""
+
+    ok: bool
+    error: str | None
+    elapsed_ms: int
 
 
 StatsWindow = Literal["24h", "7d", "30d", "90d", "365d"]
@@ -358,6 +603,9 @@ class WebsiteStatsPublic(BaseModel):
     checks: int
     failures: int
     success_ratio: float | None = Field(description="(checks - failures) / checks; null: none")
+    availability: float = Field(
+        ge=0, le=1, description="1 - confirmed incident time in [from, to) / (to - from)"
+    )
     response_time_ms: ResponseTimesPublic
     regions: list[RegionStatsPublic]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import EllipsisType
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from betteruptime.db.channels import set_website_channels
 from betteruptime.db.models import Heartbeat, User, Website
 from betteruptime.db.ticks import delete_website_ticks
 from betteruptime.rules.checks import CheckKind
@@ -73,8 +75,13 @@ async def create_website(
     options: str | None = None,
     ping_key: str | None = None,
     heartbeat_down_at: datetime | None = None,
+    thresholds: Mapping[str, int | None] | None = None,
+    channel_ids: Sequence[uuid.UUID] = (),
 ) -> Website:
-    """Insert and commit a website due at once; raise WebsiteLimitReached or DuplicateUrl."""
+    """Insert and commit a website due at once; raise WebsiteLimitReached or DuplicateUrl.
+
+    channel_ids are the (already checked) channels it notifies.
+    """
     await _lock_owner(session, owner_id)
     # Counted after the lock: a concurrent create by the same user waits for our commit,
     # then counts our row too, so the cap is never overshot.
@@ -96,13 +103,14 @@ async def create_website(
         timeout_seconds=timeout_seconds,
         enabled=enabled,
         next_check_at=now,
+        **dict(thresholds or {}),
     )
     session.add(website)
     if heartbeat_down_at is not None:
         # Flushed in order: the heartbeat row's foreign key needs the website first.
         await session.flush()
         session.add(Heartbeat(website_id=website.id, down_at=heartbeat_down_at, late=False))
-    await _commit_or_duplicate(session, url)
+    await _commit_or_duplicate(session, url, website.id, channel_ids)
     return website
 
 
@@ -118,9 +126,13 @@ async def update_website(
     now: datetime,
     options: str | EllipsisType | None = ...,
     heartbeat_down_at: datetime | None = None,
+    thresholds: Mapping[str, int | None] | None = None,
+    channel_ids: Sequence[uuid.UUID] | None = None,
 ) -> Website:
     """Store the website's new values and commit; raise DuplicateUrl for a taken URL.
 
+    thresholds holds only the incident thresholds to change (None: back to the default);
+    channel_ids, when given, become exactly the (already checked) channels it notifies.
     options: the new stored options, or ... to keep them.
     """
     if url != website.url and await _owner_has_url(session, website.owner_id, url):
@@ -150,7 +162,9 @@ async def update_website(
     website.interval_seconds = interval_seconds
     website.timeout_seconds = timeout_seconds
     website.enabled = enabled
-    await _commit_or_duplicate(session, url)
+    for field_name, value in (thresholds or {}).items():
+        setattr(website, field_name, value)
+    await _commit_or_duplicate(session, url, website.id, channel_ids)
     return website
 
 
@@ -187,8 +201,17 @@ async def _owner_has_url(session: AsyncSession, owner_id: uuid.UUID, url: str) -
     return found is not None
 
 
-async def _commit_or_duplicate(session: AsyncSession, url: str) -> None:
+async def _commit_or_duplicate(
+    session: AsyncSession,
+    url: str,
+    website_id: uuid.UUID | None = None,
+    channel_ids: Sequence[uuid.UUID] | None = None,
+) -> None:
     try:
+        if website_id is not None and channel_ids is not None:
+            # Its statements flush the pending website first: the same conflict can hit
+            # here as at the commit.
+            await set_website_channels(session, website_id, channel_ids)
         await session.commit()
     except IntegrityError:
         # The (owner, url) key caught a concurrent request that won the race.

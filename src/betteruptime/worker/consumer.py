@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from betteruptime.checks.registry import Checkers
 from betteruptime.checks.result import CheckResult
 from betteruptime.db.certificates import CertificateRow, record_certificates
 from betteruptime.db.faults import DATABASE_FAULTS
-from betteruptime.db.ticks import TickRow, register_region
+from betteruptime.db.ticks import StreakOptions, TickRow, register_region
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
 from betteruptime.retry import Backoff, Loops, sleep
@@ -42,6 +42,9 @@ class WorkerConfig:
     # How long a stopping worker keeps retrying a failed write before leaving the batch
     # pending for another worker to claim.
     shutdown_write_seconds: float = 10.0
+    # Threshold defaults the batch write needs to queue evaluations and bring rechecks
+    # forward.
+    streak: StreakOptions = field(default_factory=StreakOptions)
 
 
 class Worker:
@@ -88,6 +91,7 @@ class Worker:
                 # Results waiting for a write also hold back reads.
                 max_buffered=max(4 * config.batch_size, config.concurrency),
                 shutdown_write_seconds=config.shutdown_write_seconds,
+                streak=config.streak,
             ),
             metrics,
             self._log,

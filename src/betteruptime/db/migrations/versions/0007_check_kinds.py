@@ -1,7 +1,7 @@
 """check kinds: website.options, certificates seen, heartbeats
 
 Revision ID: 0007_check_kinds
-Revises: 0004_rollups
+Revises: 0006_notifications
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_check_kinds"
-down_revision: str | None = "0004_rollups"
+down_revision: str | None = "0006_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
