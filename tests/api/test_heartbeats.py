@@ -7,9 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, update
 
-from betteruptime.db.models import Heartbeat, WebsiteStatus, WebsiteTick
+from betteruptime.alerting.evaluator import Evaluator, EvaluatorConfig
+from betteruptime.alerting.metrics import EvaluatorMetrics
+from betteruptime.db.models import Heartbeat, Incident, IncidentEvent, WebsiteStatus, WebsiteTick
 from betteruptime.db.ticks import TickView, all_ticks
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.heartbeats import record_silences, watch_heartbeats
@@ -177,3 +180,44 @@ async def test_the_late_loop_reports_in_real_time_and_a_ping_recovers(
         )
         count = await session.scalar(select(func.count()).select_from(WebsiteTick))
     assert (status, count) == (Status.UP, 2)
+
+
+async def test_a_silence_opens_one_incident_and_a_ping_resolves_it(api: Api, owner: Client) -> None:
+    beat = await _heartbeat(owner, period_seconds=3600, grace_seconds=600)
+    website_id = uuid.UUID(beat["id"])
+    engine = api.state.engine
+    evaluator = Evaluator(engine, EvaluatorConfig(), EvaluatorMetrics(CollectorRegistry()))
+    # The deadline has just passed: the late loop's step records the silence.
+    async with api.session() as session:
+        await session.execute(
+            update(Heartbeat)
+            .where(Heartbeat.website_id == website_id)
+            .values(down_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert await record_silences(engine, datetime.now(UTC)) == 1
+    # The real evaluator, fed by the queue the tick writer fills, opens at once: a silence
+    # is one DOWN tick (the grace is its confirmation), with the default thresholds of 2.
+    assert (await evaluator.evaluate_queued()).opened == 1
+    # Later rounds (queued or on the clock) keep the one incident; a second scan finds no
+    # new silence.
+    assert await record_silences(engine, datetime.now(UTC) + timedelta(seconds=5)) == 0
+    await evaluator.run_time_rules(datetime.now(UTC))
+    assert (await evaluator.evaluate_queued()).opened == 0
+    async with api.session() as session:
+        incidents = list(await session.scalars(select(Incident)))
+        events = list(await session.scalars(select(IncidentEvent)))
+    assert [(i.website_id, i.resolved_at) for i in incidents] == [(website_id, None)]
+    assert incidents[0].cause["error"] == "heartbeat: no ping in time"
+    # The 'opened' event is the outbox row the notifier fans out.
+    assert [(e.kind, e.fanned_out_at) for e in events] == [("opened", None)]
+    # A ping is a recovery: the next evaluation resolves the incident, once.
+    assert (await api.anonymous.get(f"/ping/{beat['ping_key']}")).status_code == 200
+    assert (await evaluator.evaluate_queued()).resolved == 1
+    await evaluator.run_time_rules(datetime.now(UTC))
+    assert (await evaluator.evaluate_queued()).resolved == 0
+    async with api.session() as session:
+        incidents = list(await session.scalars(select(Incident)))
+        kinds = list(await session.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id)))
+    assert len(incidents) == 1 and incidents[0].resolved_at is not None
+    assert kinds == ["opened", "resolved"]

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from betteruptime.db.incidents import OPEN, RESOLVED, add_event, unresolved_or_held
 from betteruptime.db.models import Incident, Region, UTCDateTime, Website, WebsiteStatus
-from betteruptime.rules.incidents import RegionLoad, RegionState, Thresholds
+from betteruptime.rules.checks import CheckKind
+from betteruptime.rules.incidents import HEARTBEAT_THRESHOLDS, RegionLoad, RegionState, Thresholds
 from betteruptime.rules.status import Status
 
 # Claimed rows are deleted in the claiming transaction, which commits before the
@@ -112,17 +113,27 @@ async def load_facts(
         WebsiteFacts(
             website_id=w.id,
             interval_seconds=w.interval_seconds,
-            thresholds=Thresholds(
-                confirmation_checks=w.confirmation_checks or defaults.confirmation_checks,
-                recovery_checks=w.recovery_checks or defaults.recovery_checks,
-                regions_required=w.regions_required,
-            ),
+            thresholds=_thresholds(w, defaults),
             regions=sorted(regions[w.id], key=lambda r: r.region_id),
             incident=open_.get(w.id),
             held=w.id in held,
         )
         for w in websites
     ]
+
+
+def _thresholds(website: Website, defaults: Thresholds) -> Thresholds:
+    """Return the website's own thresholds, else the defaults (heartbeats: one result each)."""
+    # A heartbeat result is already confirmed: a silence is only recorded after the whole
+    # grace has passed (one DOWN tick per silence, so a streak of 2 would never come), and
+    # a ping proves the job ran. So heartbeats open on one failure and resolve on one
+    # success unless the website sets its own counts.
+    fallback = HEARTBEAT_THRESHOLDS if website.kind == CheckKind.HEARTBEAT else defaults
+    return Thresholds(
+        confirmation_checks=website.confirmation_checks or fallback.confirmation_checks,
+        recovery_checks=website.recovery_checks or fallback.recovery_checks,
+        regions_required=website.regions_required,
+    )
 
 
 async def ignored_regions(session: AsyncSession) -> set[str]:

@@ -28,6 +28,10 @@ class Thresholds:
     regions_required: int | None = None  # None: a strict majority of the voting regions
 
 
+# Heartbeats count one result as confirmed, both ways (see db.evaluation).
+HEARTBEAT_THRESHOLDS = Thresholds(confirmation_checks=1, recovery_checks=1)
+
+
 @dataclass(frozen=True, slots=True)
 class RegionState:
     """The latest state of a website in one region, with its current streak."""
