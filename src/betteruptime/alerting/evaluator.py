@@ -12,12 +12,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.alerting.metrics import EvaluatorMetrics
+from betteruptime.checks.options import DEFAULT_CERTIFICATE_EXPIRY_DAYS, load_options
 from betteruptime.db import evaluation as db
+from betteruptime.db.certificates import expiring_certificates, record_expiry_notice
 from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.incidents import enqueue_evaluations
 from betteruptime.db.session import create_sessionmaker
 from betteruptime.log import get_logger
 from betteruptime.retry import Backoff, Loops, sleep
+from betteruptime.rules.certificates import days_left, due_threshold
+from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.incidents import (
     DEFAULT_REGION_FAILURE_RATIO,
     GUARD_MIN_WEBSITES,
@@ -80,6 +84,7 @@ class Evaluator:
             ("outage guard", self.judge_regions),
             ("unresolved incidents", self.reevaluate_incidents),
             ("reminders", self.send_reminders),
+            ("certificate expiry", self.announce_certificates),
         ]
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -231,6 +236,36 @@ class Evaluator:
         self._metrics.reminders.inc(sent)
         return sent
 
+    async def announce_certificates(self, now: datetime) -> int:
+        """Write a 'certificate' event for each certificate crossing an expiry threshold.
+
+        Runs on the clock, not where the worker records a certificate: a certificate is
+        only written when it changes, so the days pass without any check noticing, and a
+        worker must not wait on notification rows in its hot path.
+        """
+        # 365 days is the largest threshold a website may set.
+        async with self._sessions() as session:
+            certs = await expiring_certificates(session, now, timedelta(days=366))
+        sent = 0
+        for cert in certs:
+            threshold = due_threshold(
+                cert.expires_at, now, _expiry_days(cert.kind, cert.options), cert.notified_days
+            )
+            if threshold is None:
+                continue
+            detail = {
+                "threshold": threshold,
+                "days_left": days_left(cert.expires_at, now),
+                "expires_at": cert.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+                "issuer": cert.issuer,
+                "fingerprint": cert.fingerprint,
+            }
+            async with self._sessions() as session:
+                if await record_expiry_notice(session, cert, threshold, now, detail):
+                    sent += 1
+                await session.commit()
+        return sent
+
     async def judge_regions(self, now: datetime) -> Sequence[str]:
         """Apply the probe-side outage guard to every region; return those ignored now."""
         since = now - timedelta(seconds=self._config.guard_window_seconds)
@@ -277,3 +312,12 @@ class Evaluator:
                 await enqueue_evaluations(session, ids, now)
                 await session.commit()
         return sorted(ignored)
+
+
+def _expiry_days(kind: str, options: str | None) -> tuple[int, ...]:
+    """Return the website's expiry thresholds (days), or the defaults."""
+    try:
+        parsed = load_options(CheckKind(kind), options)
+    except ValueError:  # options stored before a stricter rule: use the defaults
+        return DEFAULT_CERTIFICATE_EXPIRY_DAYS
+    return tuple(getattr(parsed, "certificate_expiry_days", DEFAULT_CERTIFICATE_EXPIRY_DAYS))

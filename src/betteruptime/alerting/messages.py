@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ _SEVERITY = {
     "reminder": Severity.WARNING,
     "acknowledged": Severity.INFO,
     "resolved": Severity.SUCCESS,
+    "certificate": Severity.WARNING,
 }
 
 
@@ -31,18 +32,21 @@ class EventFacts:
 
     kind: str
     at: datetime
-    incident_id: str
-    started_at: datetime
+    incident_id: str | None  # None for a website-level event (a certificate expiring)
+    started_at: datetime | None
     resolved_at: datetime | None
     cause: dict[str, Any]
     website_name: str | None
     website_url: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def compose(facts: EventFacts, public_url: str) -> Message:
     """Return the message for one incident event."""
     site = facts.website_name or facts.website_url
     named = f"{facts.website_name} ({facts.website_url})" if facts.website_name else site
+    if facts.kind == "certificate" or facts.incident_id is None or facts.started_at is None:
+        return _certificate(facts, site, named)
     link = f"{public_url}/incidents/{facts.incident_id}"
     started = f"Started: {_when(facts.started_at)}"
     if facts.kind == "resolved":
@@ -74,6 +78,23 @@ def compose(facts: EventFacts, public_url: str) -> Message:
     lines.append(f"Incident: {link}")
     return Message(
         title=title, body="\n".join(lines), severity=_SEVERITY.get(facts.kind, Severity.INFO)
+    )
+
+
+def _certificate(facts: EventFacts, site: str, named: str) -> Message:
+    detail = facts.detail
+    days = int(detail.get("days_left", 0))
+    left = "1 day" if days == 1 else f"{days} days"
+    lines = [
+        f"The TLS certificate of {named} expires in {left}.",
+        f"Expires: {detail.get('expires_at', 'unknown')}",
+        f"Issuer: {detail.get('issuer', 'unknown')}",
+        f"Threshold: {detail.get('threshold', '?')} days",
+    ]
+    return Message(
+        title=f"CERTIFICATE EXPIRES IN {left.upper()}: {site}",
+        body="\n".join(lines),
+        severity=Severity.WARNING,
     )
 
 

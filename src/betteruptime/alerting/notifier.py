@@ -141,12 +141,15 @@ class Notifier:
                 EventFacts(
                     kind=delivery.event_kind,
                     at=delivery.event_at,
-                    incident_id=str(delivery.incident_id),
+                    incident_id=(
+                        str(delivery.incident_id) if delivery.incident_id is not None else None
+                    ),
                     started_at=delivery.incident_started_at,
                     resolved_at=delivery.incident_resolved_at,
                     cause=delivery.incident_cause or {},
                     website_name=delivery.website_name,
                     website_url=delivery.website_url,
+                    detail=delivery.event_detail or {},
                 ),
                 self._config.public_url,
             )
@@ -162,7 +165,7 @@ class Notifier:
             channel_id=str(delivery.channel_id),
             channel=mask_url(url) if url else None,
             event_kind=delivery.event_kind,
-            incident_id=str(delivery.incident_id),
+            incident_id=str(delivery.incident_id) if delivery.incident_id else None,
             attempt=delivery.attempts,
             error=result.error,
             elapsed_ms=result.elapsed_ms,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Boolean, String, Uuid, bindparam, select, text
+from sqlalchemy import Boolean, String, Uuid, bindparam, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from betteruptime.db.models import UTCDateTime, WebsiteCertificate
+from betteruptime.db.models import IncidentEvent, UTCDateTime, Website, WebsiteCertificate
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +81,82 @@ async def get_certificate(
     return await session.scalar(
         select(WebsiteCertificate).where(WebsiteCertificate.website_id == website_id)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringCertificate:
+    """A website's current certificate, with what its expiry announcements need."""
+
+    website_id: uuid.UUID
+    kind: str
+    options: str | None
+    fingerprint: str
+    expires_at: datetime
+    issuer: str
+    notified_days: int | None
+
+
+async def expiring_certificates(
+    session: AsyncSession, now: datetime, horizon: timedelta
+) -> list[ExpiringCertificate]:
+    """Return the valid certificates of enabled websites expiring within horizon."""
+    rows = await session.execute(
+        select(
+            WebsiteCertificate.website_id,
+            Website.kind,
+            Website.options,
+            WebsiteCertificate.fingerprint,
+            WebsiteCertificate.expires_at,
+            WebsiteCertificate.issuer,
+            WebsiteCertificate.notified_days,
+        )
+        .join(Website, Website.id == WebsiteCertificate.website_id)
+        .where(
+            Website.enabled.is_(True),
+            WebsiteCertificate.expires_at > now,
+            WebsiteCertificate.expires_at <= now + horizon,
+            # 1 day is the lowest threshold there is: nothing is left to announce.
+            or_(WebsiteCertificate.notified_days.is_(None), WebsiteCertificate.notified_days > 1),
+        )
+    )
+    return [ExpiringCertificate(*row) for row in rows]
+
+
+async def record_expiry_notice(
+    session: AsyncSession,
+    cert: ExpiringCertificate,
+    threshold: int,
+    now: datetime,
+    detail: dict[str, Any],
+) -> bool:
+    """Mark threshold announced for this certificate and write its event; False if it was.
+
+    The conditional update is the claim: two alerters announcing at once, or a certificate
+    replaced meanwhile (another fingerprint), write no event. The caller commits both rows
+    together, so a notice is never recorded without its event or sent without its record.
+    """
+    result = await session.execute(
+        update(WebsiteCertificate)
+        .where(
+            WebsiteCertificate.website_id == cert.website_id,
+            WebsiteCertificate.fingerprint == cert.fingerprint,
+            or_(
+                WebsiteCertificate.notified_days.is_(None),
+                WebsiteCertificate.notified_days > threshold,
+            ),
+        )
+        .values(notified_days=threshold)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    await session.execute(
+        insert(IncidentEvent).values(
+            website_id=cert.website_id,
+            incident_id=None,
+            kind="certificate",
+            at=now,
+            detail=detail,
+        )
+    )
+    return True

@@ -71,6 +71,8 @@ class EventRow:
 
 
 def _event_row(event: IncidentEvent) -> EventRow:
+    # Timelines are read by incident: website-level events never get here.
+    assert event.incident_id is not None
     return EventRow(
         id=event.id,
         incident_id=event.incident_id,

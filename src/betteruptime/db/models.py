@@ -383,13 +383,22 @@ class IncidentEvent(Base):
             postgresql_where=text("fanned_out_at IS NULL"),
             sqlite_where=text("fanned_out_at IS NULL"),
         ),
+        Index("ix_incident_event_website_id", "website_id"),
         CheckConstraint(
-            "kind IN ('opened', 'acknowledged', 'reminder', 'resolved')", name="kind_valid"
+            "kind IN ('opened', 'acknowledged', 'reminder', 'resolved', 'certificate')",
+            name="kind_valid",
         ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    # An incident's event names its incident; a website-level event (a certificate about
+    # to expire) names its website instead, and fans out to that website's channels.
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE")
+    )
+    website_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

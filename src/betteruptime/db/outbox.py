@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,12 +34,18 @@ class ClaimedDelivery:
     event_kind: str
     event_at: datetime
     event_detail: dict[str, Any]
-    incident_id: uuid.UUID
-    incident_started_at: datetime
+    # None for a website-level event (a certificate about to expire).
+    incident_id: uuid.UUID | None
+    incident_started_at: datetime | None
     incident_resolved_at: datetime | None
-    incident_cause: dict[str, Any]
+    incident_cause: dict[str, Any] | None
     website_name: str | None
     website_url: str
+
+
+def _event_website() -> Any:
+    # An incident's event reaches its incident's website; a website-level event names it.
+    return func.coalesce(IncidentEvent.website_id, Incident.website_id)
 
 
 def _skip_locked(session: AsyncSession) -> bool:
@@ -76,8 +82,8 @@ async def fan_out(session: AsyncSession, limit: int, now: datetime) -> int:
             literal(now, UTCDateTime),
             literal(now, UTCDateTime),
         )
-        .join(Incident, Incident.id == IncidentEvent.incident_id)
-        .join(WebsiteChannel, WebsiteChannel.website_id == Incident.website_id)
+        .outerjoin(Incident, Incident.id == IncidentEvent.incident_id)
+        .join(WebsiteChannel, WebsiteChannel.website_id == _event_website())
         .where(IncidentEvent.id.in_(ids))
     )
     columns = ["event_id", "channel_id", "state", "attempts", "next_attempt_at", "created_at"]
@@ -138,8 +144,8 @@ async def claim_due(
         )
         .join(Channel, Channel.id == NotificationDelivery.channel_id)
         .join(IncidentEvent, IncidentEvent.id == NotificationDelivery.event_id)
-        .join(Incident, Incident.id == IncidentEvent.incident_id)
-        .join(Website, Website.id == Incident.website_id)
+        .outerjoin(Incident, Incident.id == IncidentEvent.incident_id)
+        .join(Website, Website.id == _event_website())
         .where(NotificationDelivery.id.in_(ids))
         .order_by(NotificationDelivery.id)
     )

@@ -16,6 +16,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_KINDS = "kind IN ({})"
+
+
 def upgrade() -> None:
     with op.batch_alter_table("website", schema=None) as batch_op:
         batch_op.add_column(sa.Column("options", sa.Text(), nullable=True))
@@ -57,9 +60,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("website_id", name=op.f("pk_heartbeat")),
     )
     op.create_index(op.f("ix_heartbeat_down_at"), "heartbeat", ["down_at"], unique=False)
+    # Website-level events (certificates about to expire) share the incidents' outbox.
+    with op.batch_alter_table("incident_event", schema=None) as batch_op:
+        batch_op.alter_column("incident_id", existing_type=sa.Uuid(), nullable=True)
+        batch_op.add_column(sa.Column("website_id", sa.Uuid(), nullable=True))
+        batch_op.create_foreign_key(
+            op.f("fk_incident_event_website_id_website"),
+            "website",
+            ["website_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+        batch_op.drop_constraint(op.f("ck_incident_event_kind_valid"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_incident_event_kind_valid"),
+            _KINDS.format("'opened', 'acknowledged', 'reminder', 'resolved', 'certificate'"),
+        )
+        batch_op.create_index("ix_incident_event_website_id", ["website_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM incident_event WHERE incident_id IS NULL")
+    with op.batch_alter_table("incident_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_incident_event_website_id")
+        batch_op.drop_constraint(op.f("ck_incident_event_kind_valid"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_incident_event_kind_valid"),
+            _KINDS.format("'opened', 'acknowledged', 'reminder', 'resolved'"),
+        )
+        batch_op.drop_constraint(op.f("fk_incident_event_website_id_website"), type_="foreignkey")
+        batch_op.drop_column("website_id")
+        batch_op.alter_column("incident_id", existing_type=sa.Uuid(), nullable=False)
     op.drop_index(op.f("ix_heartbeat_down_at"), table_name="heartbeat")
     op.drop_table("heartbeat")
     op.drop_table("website_certificate")
