@@ -15,13 +15,13 @@ from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
-from betteruptime.api.ratelimit import make_rate_limits
 from betteruptime.api.routes import health, status, users, websites
 from betteruptime.api.state import AppState
 from betteruptime.config import Settings, resolve_jwt_secret
 from betteruptime.db.migrate import upgrade_to_head
 from betteruptime.db.session import create_engine, create_sessionmaker
 from betteruptime.log import get_logger
+from betteruptime.ratelimit import make_rate_limits
 
 log = get_logger(__name__)
 

@@ -7,36 +7,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from betteruptime.db.models import URL_MAX_LENGTH
+# The input models live in a module the web pages share; re-exported for the routes.
+from betteruptime.inputs import NAME_MAX_LENGTH as NAME_MAX_LENGTH
+from betteruptime.inputs import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
+from betteruptime.inputs import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
+from betteruptime.inputs import PasswordChange as PasswordChange
+from betteruptime.inputs import UserLogin as UserLogin
+from betteruptime.inputs import UserRegister as UserRegister
+from betteruptime.inputs import WebsiteCreate as WebsiteCreate
+from betteruptime.inputs import WebsiteUpdate as WebsiteUpdate
 from betteruptime.rules.status import Status
-
-PASSWORD_MIN_LENGTH = 8
-# argon2 hashes any length, but an unbounded password is free CPU for an attacker.
-PASSWORD_MAX_LENGTH = 128
-MAX_INTERVAL_SECONDS = 86_400
-MAX_TIMEOUT_SECONDS = 60
-NAME_MAX_LENGTH = 200
-
-_EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
-)
-
-
-def _check_email(value: str) -> str:
-    # Deliberately simple: one @, a plausible local part and a dotted DNS name. Whether
-    # mail is deliverable is not the API's business.
-    if not _EMAIL.fullmatch(value) or "." not in value.rpartition("@")[2]:
-        raise ValueError("must be an email address like name@example.com")
-    return value.lower()
-
-
-def _whole_number(value: Any) -> Any:
-    # JSON Schema counts 60.0 as an integer, so the API does too; 60.5 and "60" stay errors.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _iso_time(value: Any) -> Any:
@@ -48,36 +30,6 @@ def _iso_time(value: Any) -> Any:
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
-
-Username = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="3-64 letters, digits, `_`, `.` or `-`, starting with a letter or digit",
-        examples=["alice"],
-    ),
-]
-Email = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=320,
-        examples=["alice@example.com"],
-        json_schema_extra={"format": "email"},
-    ),
-    AfterValidator(_check_email),
-]
-Password = Annotated[
-    str,
-    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
-]
-
-
-class _Input(BaseModel):
-    # Strict: "60" is not an interval and 1 is not `true`; unknown fields are mistakes.
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorResponse(BaseModel):
@@ -100,22 +52,6 @@ class ValidationErrorResponse(BaseModel):
     detail: list[ValidationErrorItem]
 
 
-class UserRegister(_Input):
-    username: Username
-    email: Email
-    password: Password
-
-
-class UserLogin(_Input):
-    username: Annotated[str, Field(min_length=1, max_length=64)]
-    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
-
-
-class PasswordChange(_Input):
-    current_password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
-    new_password: Password
-
-
 class UserToken(BaseModel):
     """A user and a fresh bearer token for them."""
 
@@ -123,81 +59,6 @@ class UserToken(BaseModel):
     username: str
     email: str
     token: str
-
-
-Url = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=URL_MAX_LENGTH,
-        description="http:// or https:// URL with a host and no credentials",
-        examples=["https://example.com/health"],
-    ),
-]
-Name = Annotated[str, Field(max_length=NAME_MAX_LENGTH)]
-Interval = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_INTERVAL_SECONDS,
-        description="Seconds between checks; at least MIN_INTERVAL_SECONDS (default 10)",
-    ),
-    BeforeValidator(_whole_number),
-]
-Timeout = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_TIMEOUT_SECONDS,
-        description="Seconds a check may take; at most the interval",
-    ),
-    BeforeValidator(_whole_number),
-]
-
-
-class WebsiteCreate(_Input):
-    url: Url
-    name: Name | None = None
-    interval_seconds: Interval | None = Field(
-        default=None, description="Default DEFAULT_INTERVAL_SECONDS (180)"
-    )
-    timeout_seconds: Timeout | None = Field(
-        default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
-    )
-    enabled: bool = True
-
-
-_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled")
-
-
-def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
-    # The fields are optional but not nullable; say so in OpenAPI, as `_not_null` enforces.
-    for name in _NOT_NULLABLE:
-        prop = schema["properties"][name]
-        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
-        if len(variants) == 1:
-            prop.update(variants[0])
-        prop.pop("default", None)
-
-
-class WebsiteUpdate(_Input):
-    """Fields to change; an absent field keeps its value, `name: null` clears the name."""
-
-    model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
-
-    url: Url | None = None
-    name: Name | None = None
-    interval_seconds: Interval | None = None
-    timeout_seconds: Timeout | None = None
-    enabled: bool | None = None
-
-    @field_validator("url", "interval_seconds", "timeout_seconds", "enabled", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Validators do not run on defaults, so this only refuses an explicit null.
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 class WebsitePublic(BaseModel):

@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from betteruptime.api.metrics import ApiMetrics
-from betteruptime.api.ratelimit import RateLimits
 from betteruptime.config import Settings
+from betteruptime.ratelimit import RateLimits
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from betteruptime.api.schemas import (
     WebsitePublic,
     WebsiteUpdate,
 )
-from betteruptime.api.validation import validate_schedule, validate_target_url
 from betteruptime.db.models import User, Website, WebsiteTick
+from betteruptime.inputs import validate_schedule, validate_target_url
 
 router = APIRouter(tags=["websites"])
 

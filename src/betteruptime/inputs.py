@@ -1,0 +1,255 @@
+"""Input rules shared by the API and the web pages: input models and the checks needing settings.
+
+Both front doors validate with exactly these, so a value the API refuses is refused by a
+form with the same message, and the other way round.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from betteruptime.checks.targets import TargetPolicy, literal_host_blocked
+from betteruptime.config import Settings
+from betteruptime.db.models import URL_MAX_LENGTH
+
+PASSWORD_MIN_LENGTH = 8
+# argon2 hashes any length, but an unbounded password is free CPU for an attacker.
+PASSWORD_MAX_LENGTH = 128
+MAX_INTERVAL_SECONDS = 86_400
+MAX_TIMEOUT_SECONDS = 60
+NAME_MAX_LENGTH = 200
+
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
+)
+
+
+def _check_email(value: str) -> str:
+    # Deliberately simple: one @, a plausible local part and a dotted DNS name. Whether
+    # mail is deliverable is not the API's business.
+    if not _EMAIL.fullmatch(value) or "." not in value.rpartition("@")[2]:
+        raise ValueError("must be an email address like name@example.com")
+    return value.lower()
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 60.0 as an integer, so the API does too; 60.5 and "60" stay errors.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Username = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="3-64 letters, digits, `_`, `.` or `-`, starting with a letter or digit",
+        examples=["alice"],
+    ),
+]
+Email = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=320,
+        examples=["alice@example.com"],
+        json_schema_extra={"format": "email"},
+    ),
+    AfterValidator(_check_email),
+]
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+]
+
+
+class _Input(BaseModel):
+    # Strict: "60" is not an interval and 1 is not `true`; unknown fields are mistakes.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class UserRegister(_Input):
+    username: Username
+    email: Email
+    password: Password
+
+
+class UserLogin(_Input):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+
+class PasswordChange(_Input):
+    current_password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+    new_password: Password
+
+
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=URL_MAX_LENGTH,
+        description="http:// or https:// URL with a host and no credentials",
+        examples=["https://example.com/health"],
+    ),
+]
+Name = Annotated[str, Field(max_length=NAME_MAX_LENGTH)]
+Interval = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_INTERVAL_SECONDS,
+        description="Seconds between checks; at least MIN_INTERVAL_SECONDS (default 10)",
+    ),
+    BeforeValidator(_whole_number),
+]
+Timeout = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_TIMEOUT_SECONDS,
+        description="Seconds a check may take; at most the interval",
+    ),
+    BeforeValidator(_whole_number),
+]
+
+
+class WebsiteCreate(_Input):
+    url: Url
+    name: Name | None = None
+    interval_seconds: Interval | None = Field(
+        default=None, description="Default DEFAULT_INTERVAL_SECONDS (180)"
+    )
+    timeout_seconds: Timeout | None = Field(
+        default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
+    )
+    enabled: bool = True
+
+
+_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled")
+
+
+def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
+    # The fields are optional but not nullable; say so in OpenAPI, as `_not_null` enforces.
+    for name in _NOT_NULLABLE:
+        prop = schema["properties"][name]
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        prop.pop("default", None)
+
+
+class WebsiteUpdate(_Input):
+    """Fields to change; an absent field keeps its value, `name: null` clears the name."""
+
+    model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
+
+    url: Url | None = None
+    name: Name | None = None
+    interval_seconds: Interval | None = None
+    timeout_seconds: Timeout | None = None
+    enabled: bool | None = None
+
+    @field_validator("url", "interval_seconds", "timeout_seconds", "enabled", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Validators do not run on defaults, so this only refuses an explicit null.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class InputError(Exception):
+    """A value passed schema validation but breaks a rule that needs settings or the database."""
+
+    def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
+        super().__init__(msg)
+        self.loc = tuple(loc)
+        self.msg = msg
+        self.type = type_
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the error in the same shape as a request validation error."""
+        return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def validate_target_url(
+    url: str, settings: Settings, loc: tuple[str, ...] = ("body", "url")
+) -> str:
+    """Return the URL when a check may target it; raise InputError (a 422) otherwise."""
+    # The single gate for every URL a user gives, on create and on change.
+    if len(url) > URL_MAX_LENGTH:
+        raise InputError(loc, f"must be at most {URL_MAX_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise InputError(loc, "must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        raise InputError(loc, "is not a valid URL") from None
+    if parts.scheme.lower() not in ALLOWED_SCHEMES:
+        raise InputError(loc, "must start with http:// or https://")
+    if "@" in parts.netloc:
+        raise InputError(loc, "must not contain a username or password")
+    host = parts.hostname
+    if not host:
+        raise InputError(loc, "must have a host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port outside 0-65535 or not a number
+    except ValueError:
+        raise InputError(loc, "has an invalid port") from None
+    if not _valid_host(host, bracketed=parts.netloc.split(":")[0].startswith("[")):
+        raise InputError(loc, "has an invalid host")
+    # Refuse early what the checker would refuse anyway (it re-checks every address it
+    # connects to, since a DNS name can point anywhere): 127.1, [::ffff:10.0.0.1], localhost.
+    policy = TargetPolicy(
+        allow_private=settings.allow_private_targets,
+        allowed_networks=settings.allowed_target_networks,
+    )
+    reason = literal_host_blocked(url, policy)
+    if reason is not None:
+        raise InputError(loc, f"is not an allowed target: {reason}")
+    return url
+
+
+def _valid_host(host: str, *, bracketed: bool) -> bool:
+    if bracketed:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return False
+        return True
+    if host.isascii():
+        labels = host.rstrip(".").split(".")
+        return set(host) <= _HOST_CHARS and all(0 < len(label) <= 63 for label in labels)
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
+def validate_schedule(interval_seconds: int, timeout_seconds: int, settings: Settings) -> None:
+    """Raise InputError unless the interval and timeout fit the settings and each other."""
+    if not settings.min_interval_seconds <= interval_seconds <= MAX_INTERVAL_SECONDS:
+        raise InputError(
+            ("body", "interval_seconds"),
+            f"must be between {settings.min_interval_seconds} and {MAX_INTERVAL_SECONDS}",
+        )
+    if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        raise InputError(
+            ("body", "timeout_seconds"), f"must be between 1 and {MAX_TIMEOUT_SECONDS}"
+        )
+    if timeout_seconds > interval_seconds:
+        raise InputError(("body", "timeout_seconds"), "must not exceed interval_seconds")
