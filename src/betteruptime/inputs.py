@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -253,3 +254,67 @@ def validate_schedule(interval_seconds: int, timeout_seconds: int, settings: Set
         )
     if timeout_seconds > interval_seconds:
         raise InputError(("body", "timeout_seconds"), "must not exceed interval_seconds")
+
+
+SLUG_MAX_LENGTH = 64
+TITLE_MAX_LENGTH = 200
+# A user may put every website they have on one page.
+MAX_STATUS_PAGE_WEBSITES = 1000
+
+Slug = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=SLUG_MAX_LENGTH,
+        pattern=r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+        description="The page's address /s/{slug}: lower-case letters, digits and inner `-`",
+        examples=["acme"],
+    ),
+]
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX_LENGTH, examples=["Acme status"])]
+# Ids arrive as JSON strings; strict mode would accept only UUID objects.
+WebsiteIds = Annotated[
+    list[Annotated[uuid.UUID, Field(strict=False)]],
+    Field(max_length=MAX_STATUS_PAGE_WEBSITES, description="Websites shown, in this order"),
+]
+
+
+def _title_has_text(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _unique_ids(value: list[uuid.UUID] | None) -> list[uuid.UUID] | None:
+    if value is not None and len(set(value)) != len(value):
+        raise ValueError("must not list a website twice")
+    return value
+
+
+class StatusPageCreate(_Input):
+    title: Title
+    slug: Slug
+    website_ids: WebsiteIds = Field(default_factory=list)
+    show_urls: bool = Field(default=False, description="Show each website's URL on the page")
+
+    _title = field_validator("title")(_title_has_text)
+    _ids = field_validator("website_ids")(_unique_ids)
+
+
+class StatusPageUpdate(_Input):
+    """Fields to change; an absent field keeps its value."""
+
+    title: Title | None = None
+    slug: Slug | None = None
+    website_ids: WebsiteIds | None = None
+    show_urls: bool | None = None
+
+    _title = field_validator("title")(_title_has_text)
+    _ids = field_validator("website_ids")(_unique_ids)
+
+    @field_validator("title", "slug", "website_ids", "show_urls", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value

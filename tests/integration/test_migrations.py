@@ -15,7 +15,16 @@ from betteruptime.db.models import Base
 from betteruptime.db.session import create_engine
 from tests.conftest import async_url
 
-TABLES = {"users", "website", "region", "website_tick", "website_status", "alembic_version"}
+TABLES = {
+    "users",
+    "website",
+    "region",
+    "website_tick",
+    "website_status",
+    "status_page",
+    "status_page_website",
+    "alembic_version",
+}
 
 
 def _diff(connection: Connection) -> list[Any]:

@@ -14,6 +14,8 @@ from betteruptime.inputs import NAME_MAX_LENGTH as NAME_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
 from betteruptime.inputs import PasswordChange as PasswordChange
+from betteruptime.inputs import StatusPageCreate as StatusPageCreate
+from betteruptime.inputs import StatusPageUpdate as StatusPageUpdate
 from betteruptime.inputs import UserLogin as UserLogin
 from betteruptime.inputs import UserRegister as UserRegister
 from betteruptime.inputs import WebsiteCreate as WebsiteCreate
@@ -72,6 +74,10 @@ class WebsitePublic(BaseModel):
     enabled: bool
     created_at: datetime
     next_check_at: datetime
+    badge_key: str = Field(
+        description="Public key of the website's badges (/badge/{badge_key}/status.svg); "
+        "POST /website/{id}/badge-key replaces it"
+    )
 
 
 class WebsitePage(BaseModel):
@@ -124,3 +130,15 @@ class Health(BaseModel):
 class HealthError(ErrorResponse):
     database: str
     redis: str
+
+
+class StatusPagePublic(BaseModel):
+    """A public status page: its address is `/s/{slug}`."""
+
+    id: uuid.UUID
+    title: str
+    slug: str
+    show_urls: bool
+    website_ids: list[uuid.UUID]
+    created_at: datetime
+    updated_at: datetime

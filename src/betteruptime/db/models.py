@@ -1,7 +1,8 @@
-"""Tables of the monitor: users, website, region, website_tick, website_status."""
+"""Tables of the monitor: users, website, region, ticks, status, public status pages."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 
@@ -64,6 +65,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+BADGE_KEY_LENGTH = 24
+
+
+def new_badge_key() -> str:
+    """Return a fresh unguessable badge key (144 random bits, URL-safe)."""
+    return secrets.token_urlsafe(18)
+
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 StatusType = Enum(
@@ -112,6 +121,11 @@ class Website(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The public name of the website's badges: knowing it reveals that one website's status
+    # and uptime, nothing else; rotating it breaks every badge link already shared.
+    badge_key: Mapped[str] = mapped_column(
+        String(BADGE_KEY_LENGTH), unique=True, default=new_badge_key
+    )
 
 
 class Region(Base):
@@ -159,3 +173,34 @@ class WebsiteStatus(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the status last changed in this region: the seed of incidents and uptime.
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StatusPage(Base):
+    """A public page at /s/{slug} showing the websites its owner chose."""
+
+    __tablename__ = "status_page"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    # Unique across all users: the slug is the page's public address.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    show_urls: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatusPageWebsite(Base):
+    """One website chosen for a status page, in the order the owner listed them."""
+
+    __tablename__ = "status_page_website"
+
+    status_page_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("status_page.id", ondelete="CASCADE"), primary_key=True
+    )
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
