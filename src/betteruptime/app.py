@@ -1,4 +1,4 @@
-"""The FastAPI application: create_app(settings) wires routes, errors and the lifespan."""
+"""The FastAPI application: create_app(settings) wires API, pages, errors and the lifespan."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from betteruptime.db.migrate import upgrade_to_head
 from betteruptime.db.session import create_engine, create_sessionmaker
 from betteruptime.log import get_logger
 from betteruptime.ratelimit import make_rate_limits
+from betteruptime.web.mount import install_web, make_web_state
 
 log = get_logger(__name__)
 
@@ -47,15 +48,19 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 redis = aioredis.from_url(
                     settings.redis_connection_url, socket_connect_timeout=3, socket_timeout=3
                 )
+            rate_limits = make_rate_limits(settings, redis)
+            sessionmaker = create_sessionmaker(db)
             app.state.core = AppState(
                 settings=settings,
                 engine=db,
-                sessionmaker=create_sessionmaker(db),
+                sessionmaker=sessionmaker,
                 jwt_secret=secret,
                 redis=redis,
-                rate_limits=make_rate_limits(settings, redis),
+                rate_limits=rate_limits,
                 metrics=api_metrics,
             )
+            # The pages share the API's database pool and login limits, not its code.
+            app.state.web = make_web_state(settings, sessionmaker, secret, rate_limits)
             log.info("api started", database=db.url.render_as_string(hide_password=True))
             yield
         finally:
@@ -78,6 +83,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     install_openapi(app, settings)
+    # Pages first: at a path both serve (GET /status-pages) a browser gets the page.
+    install_web(app)
     app.include_router(users.router)
     app.include_router(websites.router)
     app.include_router(status.router)

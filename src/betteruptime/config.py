@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "5/minute"
 
+    # The address people reach the service at, e.g. https://status.example.com; with
+    # https, the web session and CSRF cookies are marked Secure.
+    public_url: str | None = None
+
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_token: SecretStr | None = None
     log_level: str = "INFO"
@@ -96,6 +100,18 @@ class Settings(BaseSettings):
         if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(
+                "must be an http:// or https:// address, e.g. https://status.example.com"
+            )
+        return value.rstrip("/")
 
     @field_validator("login_rate_limit", "register_rate_limit")
     @classmethod

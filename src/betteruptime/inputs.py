@@ -318,3 +318,24 @@ class StatusPageUpdate(_Input):
         if value is None:
             raise ValueError("may be omitted but not null")
         return value
+
+
+def website_schedule(
+    interval_seconds: int | None,
+    timeout_seconds: int | None,
+    settings: Settings,
+    current: tuple[int, int] | None = None,
+) -> tuple[int, int]:
+    """Return the (interval, timeout) a website gets; raise InputError when they do not fit.
+
+    Values not given keep `current` (a change) or take the defaults (a new website); a
+    short interval given without a timeout gets a timeout that fits inside it.
+    """
+    if current is not None:
+        interval = interval_seconds or current[0]
+        timeout = timeout_seconds or current[1]
+    else:
+        interval = interval_seconds or settings.default_interval_seconds
+        timeout = timeout_seconds or min(settings.default_timeout_seconds, interval)
+    validate_schedule(interval, timeout, settings)
+    return interval, timeout
