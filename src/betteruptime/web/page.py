@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,12 +80,20 @@ class Page:
     session_token: str | None
     csrf_cookie: str
     set_csrf_cookie: bool
+    # The user's id read at load time: a rollback expires the User row, and reading an
+    # expired attribute would need I/O outside an await.
+    user_key: uuid.UUID | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def csrf(self) -> str:
         """Return the CSRF token to put in this page's forms."""
         return csrf_token(self.state.jwt_secret, self.csrf_cookie, self.session_token)
+
+    async def after_rollback(self) -> None:
+        """Load the user again after a failed write rolled the session back (expiring it)."""
+        if self.user is not None:
+            self.user = await self.db.get(User, self.user_key)
 
     @property
     def me(self) -> User:
@@ -214,6 +223,7 @@ async def get_page(request: Request) -> AsyncIterator[Page]:
             session_token=token if user is not None else None,
             csrf_cookie=new_csrf_cookie() if fresh or cookie is None else cookie,
             set_csrf_cookie=fresh,
+            user_key=None if user is None else user.id,
         )
 
 

@@ -133,6 +133,7 @@ async def create_page(page: UserPage) -> Response:
     except status_pages.ForeignWebsites:
         return await _form_page(page, None, _values(form), {"website_ids": FOREIGN}, 422)
     except status_pages.DuplicateSlug:
+        await page.after_rollback()
         return await _form_page(page, None, _values(form), {"slug": DUPLICATE_SLUG}, 409)
     return page.redirect("/status-pages")
 
@@ -174,6 +175,7 @@ async def update_page(page: UserPage, page_id: str) -> Response:
     except status_pages.ForeignWebsites:
         return await _form_page(page, found, _values(form), {"website_ids": FOREIGN}, 422)
     except status_pages.DuplicateSlug:
+        await page.after_rollback()
         found = await owned_page(page, page_id)
         return await _form_page(page, found, _values(form), {"slug": DUPLICATE_SLUG}, 409)
     return page.redirect("/status-pages")

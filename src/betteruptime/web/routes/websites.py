@@ -109,8 +109,10 @@ async def create_website(page: UserPage) -> Response:
             now=page.now,
         )
     except websites.WebsiteLimitReached as exc:
+        await page.after_rollback()
         return again({"form": f"You have reached the limit of {exc.limit} websites."}, 409)
     except websites.DuplicateUrl:
+        await page.after_rollback()
         return again({"url": "you already monitor this URL"}, 409)
     return page.redirect(f"/websites/{website.id}")
 
@@ -166,6 +168,7 @@ async def update_website(page: UserPage, website_id: str) -> Response:
     except websites.DuplicateUrl:
         # A lost race rolled the session back: read the website again before showing it.
         await page.db.rollback()
+        await page.after_rollback()
         website = await owned_website(page, website_id)
         return again({"url": "you already monitor this URL"}, 409)
     return page.redirect(f"/websites/{website.id}")
