@@ -30,6 +30,7 @@ from bench import (
     scheduler,
     status_reads,
     tick_writes,
+    web_pages,
     worker_throughput,
 )
 from bench.results import RESULTS_DIR, Figure, table, write
@@ -67,6 +68,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "scheduler": Benchmark(scheduler, needs_target=True),
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
+    "web": Benchmark(web_pages, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
     "capacity": Benchmark(capacity, needs_target=True),
 }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from betteruptime.db.models import StatusPage, StatusPageWebsite, Website
+from betteruptime.db.models import StatusPage, StatusPageWebsite, Website, WebsiteStatus
+from betteruptime.rules.status import Status
 
 
 class DuplicateSlug(Exception):
@@ -75,6 +77,42 @@ async def websites_of(session: AsyncSession, page_id: uuid.UUID) -> list[Website
         .order_by(StatusPageWebsite.position)
     )
     return list(rows)
+
+
+@dataclass(slots=True)
+class ShownWebsite:
+    """What a public page needs of one chosen website: no ids, keys or owner."""
+
+    name: str | None
+    url: str
+    interval_seconds: int
+    regions: list[tuple[Status, datetime]] = field(default_factory=list)
+
+
+async def shown_websites(session: AsyncSession, page_id: uuid.UUID) -> list[ShownWebsite]:
+    """Return the page's websites in page order with their region states, in one query."""
+    rows = await session.execute(
+        select(
+            StatusPageWebsite.website_id,
+            Website.name,
+            Website.url,
+            Website.interval_seconds,
+            WebsiteStatus.status,
+            WebsiteStatus.checked_at,
+        )
+        .join(Website, Website.id == StatusPageWebsite.website_id)
+        .outerjoin(WebsiteStatus, WebsiteStatus.website_id == Website.id)
+        .where(StatusPageWebsite.status_page_id == page_id)
+        .order_by(StatusPageWebsite.position, WebsiteStatus.region_id)
+    )
+    found: dict[uuid.UUID, ShownWebsite] = {}
+    for website_id, name, url, interval, status, checked_at in rows:
+        entry = found.get(website_id)
+        if entry is None:
+            entry = found[website_id] = ShownWebsite(name, url, interval)
+        if status is not None:
+            entry.regions.append((status, checked_at))
+    return list(found.values())
 
 
 async def create_page(

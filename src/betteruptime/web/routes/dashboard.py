@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from betteruptime.db import listing
 from betteruptime.db import status as status_queries
 from betteruptime.db.models import Website
-from betteruptime.rules.status import Status, overall_status, region_status
+from betteruptime.rules.status import Status
 from betteruptime.web.page import PageError, UserPage
 
 router = APIRouter()
@@ -47,13 +47,6 @@ def _status_filter(value: str) -> Status | None:
         raise PageError(400, "Unknown status", "Filter by UP, DOWN or UNKNOWN.") from None
 
 
-def _overall(states: listing.LatestStates, now: datetime) -> Status:
-    return overall_status(
-        region_status(status, checked_at, states.interval_seconds, now)
-        for status, checked_at in states.regions
-    )
-
-
 @router.get("/")
 async def dashboard(page: UserPage, q: str = "", status: str = "", p: str = "1") -> Response:
     """The dashboard of the logged-in user."""
@@ -65,10 +58,10 @@ async def dashboard(page: UserPage, q: str = "", status: str = "", p: str = "1")
     if wanted is None:
         total, websites = await listing.search_owned(page.db, owner, text, PAGE_SIZE, offset)
     else:
-        states = await listing.latest_states_of_matching(page.db, owner, text)
-        ids = [s.website_id for s in states if _overall(s, page.now) is wanted]
-        total = len(ids)
-        websites = await listing.websites_by_ids(page.db, ids[offset : offset + PAGE_SIZE])
+        total, ids = await listing.search_owned_by_status(
+            page.db, owner, text, wanted, page.now, PAGE_SIZE, offset
+        )
+        websites = await listing.websites_by_ids(page.db, ids)
     reports = await status_queries.websites_status(page.db, websites, page.now)
     rows = []
     for website in websites:

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from betteruptime.db import status as status_queries
 from betteruptime.db import status_pages
-from betteruptime.db.models import Website
-from betteruptime.rules.status import Status
+from betteruptime.rules.status import Status, overall_status, region_status
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import PageError, PublicPage
 
@@ -43,9 +41,9 @@ def banner(statuses: list[Status]) -> tuple[str, str]:
     return "Some statuses unknown", "unknown"
 
 
-def _label(website: Website, show_urls: bool) -> str:
+def _label(name: str | None, url: str, show_urls: bool) -> str:
     # Without a name and with URLs hidden, the page must not leak the URL as the label.
-    return website.name or (website.url if show_urls else "Unnamed service")
+    return name or (url if show_urls else "Unnamed service")
 
 
 def _not_found() -> PageError:
@@ -60,15 +58,17 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
     found = await status_pages.get_by_slug(page.db, slug)
     if found is None:
         raise _not_found()
-    websites = await status_pages.websites_of(page.db, found.id)
-    reports = await status_queries.websites_status(page.db, websites, page.now)
+    chosen = await status_pages.shown_websites(page.db, found.id)
     shown = [
         PublicWebsite(
-            name=_label(w, found.show_urls),
+            name=_label(w.name, w.url, found.show_urls),
             url=w.url if found.show_urls else None,
-            status=reports[w.id].status,
+            status=overall_status(
+                region_status(status, checked_at, w.interval_seconds, page.now)
+                for status, checked_at in w.regions
+            ),
         )
-        for w in websites
+        for w in chosen
     ]
     headline, tone = banner([w.status for w in shown])
     html = page.state.templates.get_template("public_status.html").render(
