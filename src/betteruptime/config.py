@@ -14,6 +14,8 @@ import limits
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS
+
 MIN_JWT_SECRET_BYTES = 32
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
 
@@ -35,12 +37,13 @@ class Settings(BaseSettings):
 
     min_interval_seconds: int = Field(default=10, ge=1, le=86_400)
     default_interval_seconds: int = Field(default=180, ge=1, le=86_400)
-    default_timeout_seconds: int = Field(default=10, ge=1, le=60)
+    default_timeout_seconds: int = Field(default=10, ge=1, le=MAX_TIMEOUT_SECONDS)
+    max_timeout_seconds: int = Field(default=MAX_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
     max_websites_per_user: int = Field(default=1000, ge=1)
 
     stream_key: str = Field(default="Betteruptime:Websites", min_length=1)
     stream_maxlen: int = Field(default=1_000_000, ge=1000)
-    claim_idle_seconds: float = Field(default=60, gt=0)
+    claim_idle_seconds: float = Field(default=90, gt=0)
     max_deliveries: int = Field(default=5, ge=1)
     worker_concurrency: int = Field(default=500, ge=1, le=20_000)
     worker_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -158,6 +161,22 @@ class Settings(BaseSettings):
     def _check_intervals(self) -> Settings:
         if self.default_interval_seconds < self.min_interval_seconds:
             raise ValueError("DEFAULT_INTERVAL_SECONDS must be >= MIN_INTERVAL_SECONDS")
+        if self.default_timeout_seconds > self.max_timeout_seconds:
+            raise ValueError("DEFAULT_TIMEOUT_SECONDS must be <= MAX_TIMEOUT_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _check_claim_idle(self) -> Settings:
+        # A message is claimed from its worker once pending this long. A check may run
+        # for its whole timeout before its result is written and acknowledged, so a claim
+        # time not above the longest timeout takes over checks that are still running:
+        # every slow website would be checked twice.
+        if self.claim_idle_seconds <= self.max_timeout_seconds:
+            raise ValueError(
+                f"CLAIM_IDLE_SECONDS ({self.claim_idle_seconds:g}) must be above "
+                f"MAX_TIMEOUT_SECONDS ({self.max_timeout_seconds}), the longest check timeout "
+                "a website may have; otherwise checks still running are claimed and run twice"
+            )
         return self
 
     @property

@@ -18,12 +18,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from betteruptime.checks.targets import TargetPolicy, literal_host_blocked
 from betteruptime.config import Settings
 from betteruptime.db.models import URL_MAX_LENGTH
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
 
 PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.
 PASSWORD_MAX_LENGTH = 128
-MAX_INTERVAL_SECONDS = 86_400
-MAX_TIMEOUT_SECONDS = 60
 NAME_MAX_LENGTH = 200
 
 _EMAIL = re.compile(
@@ -248,9 +247,9 @@ def validate_schedule(interval_seconds: int, timeout_seconds: int, settings: Set
             ("body", "interval_seconds"),
             f"must be between {settings.min_interval_seconds} and {MAX_INTERVAL_SECONDS}",
         )
-    if not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
+    if not 1 <= timeout_seconds <= settings.max_timeout_seconds:
         raise InputError(
-            ("body", "timeout_seconds"), f"must be between 1 and {MAX_TIMEOUT_SECONDS}"
+            ("body", "timeout_seconds"), f"must be between 1 and {settings.max_timeout_seconds}"
         )
     if timeout_seconds > interval_seconds:
         raise InputError(("body", "timeout_seconds"), "must not exceed interval_seconds")

@@ -10,7 +10,35 @@ import structlog
 
 from betteruptime.redact import redact_event
 
-_CHATTY_DRIVERS = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
+
+class _MigrationSteps(logging.Filter):
+    """Pass Alembic's "Running upgrade 0001 -> 0002" lines; drop its set-up narration."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage().startswith("Running ")
+
+
+_MIGRATION_STEPS = _MigrationSteps()
+
+
+def _library_levels(level: int) -> dict[str, int]:
+    """Return the level each chatty library logger gets when ours is `level`."""
+    debug = level <= logging.DEBUG
+    # An idle component at INFO prints nothing, yet SQLAlchemy logs every statement at
+    # INFO (about ten a second from the pusher's and worker's loops) and Alembic its plugin
+    # set-up. At DEBUG statements may show, but never their values: engines are created
+    # with hide_parameters, SQLAlchemy's own DEBUG adds result rows (password hashes, URLs)
+    # and the drivers' DEBUG lines quote parameters, so none of them goes below INFO.
+    quiet = logging.INFO if debug else logging.WARNING
+    return {
+        "sqlalchemy.engine": quiet,
+        "sqlalchemy.pool": quiet,
+        "aiosqlite": max(logging.INFO, level),
+        "asyncpg": max(logging.INFO, level),
+        "alembic": quiet,
+        # Its "Running upgrade" lines are state changes; the filter below keeps only them.
+        "alembic.runtime.migration": max(logging.INFO, level),
+    }
 
 
 def configure_logging(level: str = "INFO", **context: Any) -> None:
@@ -35,10 +63,13 @@ def configure_logging(level: str = "INFO", **context: Any) -> None:
         )
     )
     logging.basicConfig(handlers=[handler], level=level, force=True)
-    # Drivers log every statement with its parameters (password hashes, URLs) at DEBUG;
-    # debugging the monitor never needs that, so they stay at INFO or above.
-    for name in _CHATTY_DRIVERS:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    numeric_level: int = logging.getLevelName(level)
+    for name, library_level in _library_levels(numeric_level).items():
+        logging.getLogger(name).setLevel(library_level)
+    migration = logging.getLogger("alembic.runtime.migration")
+    migration.removeFilter(_MIGRATION_STEPS)
+    if numeric_level > logging.DEBUG:
+        migration.addFilter(_MIGRATION_STEPS)
     structlog.configure(
         processors=[
             *shared,

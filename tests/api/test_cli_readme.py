@@ -91,22 +91,33 @@ def readme_api_examples() -> str:
     return "\n".join(blocks)
 
 
-def test_readme_curl_examples_work_as_printed(api_server: Server) -> None:
-    script = readme_api_examples()
-    assert README_BASE in script
+def _run_bash(script: str, base_url: str) -> str:
+    """Run script with the README's address replaced by base_url; return its output."""
     result = subprocess.run(
-        ["bash", "-c", "set -euo pipefail\n" + script.replace(README_BASE, api_server.base_url)],
+        ["bash", "-c", "set -euo pipefail\n" + script.replace(README_BASE, base_url)],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    out = result.stdout
-    assert '"status":"UNKNOWN"' in out  # the status example, before any check
-    assert '"name":"Example home page"' in out  # the PATCH example
-    assert '"items":[]' in out  # no ticks yet
-    assert "}204\n" in out  # the DELETE example prints the status after the ticks JSON
-    assert out.rstrip().endswith('{"status":"ok","database":"ok","redis":"not configured"}')
+    return result.stdout
+
+
+def test_readme_curl_examples_work_as_printed_and_again(api_server: Server) -> None:
+    script = readme_api_examples()
+    assert README_BASE in script
+    # First an interrupted run that stops before the website is deleted; then the whole
+    # block twice in a row: the user exists and the website is monitored already.
+    interrupted = script.split("# Stop monitoring it", 1)[0]
+    assert interrupted != script
+    _run_bash(interrupted, api_server.base_url)
+    for _ in range(2):
+        out = _run_bash(script, api_server.base_url)
+        assert '"status":"UNKNOWN"' in out  # the status example, before any check
+        assert '"name":"Example home page"' in out  # the PATCH example
+        assert '"items":[]' in out  # no ticks yet
+        assert "}204\n" in out  # the DELETE example prints the status after the ticks JSON
+        assert out.rstrip().endswith('{"status":"ok","database":"ok","redis":"not configured"}')
 
 
 def test_generated_jwt_secret_is_private_and_never_logged(api_server: Server) -> None:

@@ -279,6 +279,20 @@ async def test_interval_minimum_comes_from_the_apps_settings(
         assert site["interval_seconds"] == 300
 
 
+async def test_timeout_maximum_comes_from_the_apps_settings(start_api: AppFactory) -> None:
+    settings = {"max_timeout_seconds": 5, "default_timeout_seconds": 5, "claim_idle_seconds": 6}
+    async with start_api(**settings) as api:
+        owner = await api.make_user("owner")
+        too_long = await owner.post(
+            "/website", json={"url": "https://a.example.com", "timeout_seconds": 6}
+        )
+        assert too_long.status_code == 422
+        assert "between 1 and 5" in too_long.json()["detail"][0]["msg"]
+        site = await create_website(owner, "https://b.example.com", timeout_seconds=5)
+        changed = await owner.patch(f"/website/{site['id']}", json={"timeout_seconds": 6})
+        assert changed.status_code == 422
+
+
 async def test_whole_number_floats_count_as_integers(owner: Client) -> None:
     # JSON Schema (and so the OpenAPI document) treats 60.0 as an integer.
     site = await create_website(owner, interval_seconds=60.0, timeout_seconds=5.0)

@@ -50,7 +50,11 @@ async def setup(
         "STREAM_KEY": key,
         "REGION_ID": REGION,
         "ALLOW_PRIVATE_TARGETS": "true",
-        "CLAIM_IDLE_SECONDS": "1",
+        # Claiming needs to be quick here, so timeouts are capped below it (the slow
+        # target answers in 2.5 s, inside the 3 s timeout).
+        "MAX_TIMEOUT_SECONDS": "3",
+        "DEFAULT_TIMEOUT_SECONDS": "3",
+        "CLAIM_IDLE_SECONDS": "4",
         "LOG_LEVEL": "INFO",
     }
     client = aioredis.from_url(redis_url, decode_responses=True)
@@ -83,7 +87,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
     # Half answer at once (written and acked before the kill), half are still in flight.
     urls = [s.targets.url(f"/fast/{i}") for i in range(15)]
     urls += [s.targets.url(f"/slow/{i}") for i in range(15)]
-    await create_websites(s.engine, owner, urls, interval=300, timeout=10)
+    await create_websites(s.engine, owner, urls, interval=300, timeout=3)
     message_ids = await push_all(s)
     assert len(message_ids) == 30
 
@@ -122,7 +126,7 @@ async def test_sigterm_finishes_in_flight_checks_then_writes_and_acks(
     s = setup
     owner = await create_user(s.engine)
     await create_websites(
-        s.engine, owner, [s.targets.url(f"/slow/{i}") for i in range(10)], interval=300, timeout=10
+        s.engine, owner, [s.targets.url(f"/slow/{i}") for i in range(10)], interval=300, timeout=3
     )
     message_ids = await push_all(s)
     worker = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")

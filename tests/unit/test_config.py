@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from betteruptime.api import schemas
 from betteruptime.config import (
     Settings,
     SettingsError,
@@ -16,6 +17,7 @@ from betteruptime.config import (
     normalize_database_url,
     resolve_jwt_secret,
 )
+from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -105,3 +107,42 @@ def test_cli_refuses_a_bad_setting_with_a_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        ({}, None),  # the defaults hold the rule: 90 s above 60 s
+        ({"claim_idle_seconds": 61}, None),
+        (
+            {"claim_idle_seconds": 60},
+            "CLAIM_IDLE_SECONDS (60) must be above MAX_TIMEOUT_SECONDS (60)",
+        ),
+        (
+            {"claim_idle_seconds": 30},
+            "CLAIM_IDLE_SECONDS (30) must be above MAX_TIMEOUT_SECONDS (60)",
+        ),
+        (
+            {"claim_idle_seconds": 4, "max_timeout_seconds": 5, "default_timeout_seconds": 5},
+            "CLAIM_IDLE_SECONDS (4) must be above MAX_TIMEOUT_SECONDS (5)",
+        ),
+        ({"claim_idle_seconds": 4, "max_timeout_seconds": 3, "default_timeout_seconds": 3}, None),
+    ],
+)
+def test_claim_idle_must_be_above_the_longest_check_timeout(
+    overrides: dict[str, object], shown: str | None
+) -> None:
+    if shown is None:
+        load_settings(**overrides)
+        return
+    with pytest.raises(SettingsError) as caught:
+        load_settings(**overrides)
+    assert shown in str(caught.value)
+
+
+def test_the_longest_timeout_setting_is_capped_by_the_api_limit() -> None:
+    assert Settings().max_timeout_seconds == MAX_TIMEOUT_SECONDS == schemas.MAX_TIMEOUT_SECONDS
+    with pytest.raises(SettingsError, match="MAX_TIMEOUT_SECONDS"):
+        load_settings(max_timeout_seconds=MAX_TIMEOUT_SECONDS + 1, claim_idle_seconds=3600)
+    with pytest.raises(SettingsError, match="DEFAULT_TIMEOUT_SECONDS must be <= MAX_TIMEOUT"):
+        load_settings(max_timeout_seconds=5, claim_idle_seconds=6)

@@ -52,3 +52,31 @@ def test_database_drivers_never_log_statement_parameters_even_at_debug(
     out = capsys.readouterr().out
     assert "secret-hash" not in out
     assert "debug is on" in out
+
+
+def test_info_drops_sql_and_migration_set_up_but_keeps_migration_steps(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", component="serve")
+    logging.getLogger("sqlalchemy.engine.Engine").info("SELECT 1")
+    logging.getLogger("sqlalchemy.pool.impl.NullPool").info("connection checked out")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.tables")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("alembic.runtime.migration").info("Running %s", "upgrade  -> 0001, x")
+    logging.getLogger("sqlalchemy.engine.Engine").warning("a warning still shows")
+
+    events = [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines()]
+
+    assert events == ["Running upgrade  -> 0001, x", "a warning still shows"]
+
+
+def test_debug_shows_statements_but_not_result_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("DEBUG", component="serve")
+    logging.getLogger("sqlalchemy.engine.Engine").info("SELECT users.password_hash FROM users")
+    logging.getLogger("sqlalchemy.engine.Engine").debug("Row ('$argon2id$v=19$secret',)")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+
+    out = capsys.readouterr().out
+    assert "SELECT users.password_hash FROM users" in out
+    assert "Context impl SQLiteImpl." in out
+    assert "$argon2id" not in out

@@ -20,6 +20,8 @@ from betteruptime.inputs import UserLogin as UserLogin
 from betteruptime.inputs import UserRegister as UserRegister
 from betteruptime.inputs import WebsiteCreate as WebsiteCreate
 from betteruptime.inputs import WebsiteUpdate as WebsiteUpdate
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS as MAX_INTERVAL_SECONDS
+from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS
 from betteruptime.rules.status import Status
 
 

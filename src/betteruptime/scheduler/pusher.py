@@ -82,7 +82,7 @@ class Pusher:
             if len(due) < self._config.batch_size:
                 break
         if total:
-            self._log.info("jobs pushed", count=total)
+            self._log.debug("jobs pushed", count=total)
         return total
 
     async def trim(self) -> TrimResult:

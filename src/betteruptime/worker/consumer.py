@@ -268,7 +268,7 @@ class Worker:
         up = sum(1 for row in rows if row.status is Status.UP)
         self._metrics.checks.labels(Status.UP.value).inc(up)
         self._metrics.checks.labels(Status.DOWN.value).inc(len(rows) - up)
-        self._log.info("batch written", ticks=len(rows), new=result.inserted)
+        self._log.debug("batch written", ticks=len(rows), new=result.inserted)
         return True
 
     async def _ack(self, ids: list[str]) -> None:
