@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from betteruptime.web.templating import format_percent
 
+SVG_NS = "http://www.w3.org/2000/svg"
 # A day below this success ratio is drawn as an outage, below 1.0 as degraded.
 OUTAGE_BELOW = 0.95
 
@@ -49,7 +50,7 @@ def daily_bars(days: Sequence[DayLike], label: str) -> Markup:
     """Return one bar per day (oldest left), each with its uptime in a <title>."""
     width = 4
     parts = [
-        f'<svg class="bars" viewBox="0 0 {len(days) * width} 20" '
+        f'<svg xmlns="{SVG_NS}" class="bars" viewBox="0 0 {len(days) * width} 20" '
         f'preserveAspectRatio="none" role="img" aria-label="{escape(label)}">'
     ]
     for i, day in enumerate(days):
@@ -89,7 +90,7 @@ def sparkline(values: Sequence[float | None], label: str) -> Markup:
     width, height, pad = 120.0, 24.0, 2.0
     known = [v for v in values if v is not None]
     parts = [
-        f'<svg class="spark" viewBox="0 0 {width:.0f} {height + 2 * pad:.0f}" '
+        f'<svg xmlns="{SVG_NS}" class="spark" viewBox="0 0 {width:.0f} {height + 2 * pad:.0f}" '
         f'role="img" aria-label="{escape(label)}">'
     ]
     if known:
@@ -114,7 +115,8 @@ def response_chart(values: Sequence[float | None], label: str, span: str) -> Mar
     top = _nice_ceiling(max(known)) if known else 100.0
     plot_w = width - left - pad
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width:.0f} {height + 2 * pad + 16:.0f}" '
+        f'<svg xmlns="{SVG_NS}" class="chart" '
+        f'viewBox="0 0 {width:.0f} {height + 2 * pad + 16:.0f}" '
         f'role="img" aria-label="{escape(label)}">',
         f'<line class="axis" x1="{left}" y1="{pad}" x2="{left}" y2="{pad + height}"/>',
         f'<line class="axis" x1="{left}" y1="{pad + height}" x2="{width - pad}" '
