@@ -22,13 +22,20 @@ def _settings_or_exit(**overrides: Any) -> Settings:
 
 
 def _run(main: Callable[[], Any]) -> None:
-    """Run a coroutine function on uvloop when available."""
-    try:
-        import uvloop
+    """Run a coroutine function on uvloop when available; exit 1 when a loop failed."""
+    from betteruptime.retry import LoopFailed
 
-        uvloop.run(main())
-    except ImportError:  # pragma: no cover - uvloop is missing only on Windows
-        asyncio.run(main())
+    try:
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is missing only on Windows
+            asyncio.run(main())
+        else:
+            uvloop.run(main())
+    except LoopFailed:
+        # Already logged where it happened; a non-zero status makes the supervisor
+        # (systemd Restart=on-failure, Kubernetes, Docker restart policies) start it again.
+        sys.exit(1)
 
 
 @click.group()

@@ -171,9 +171,10 @@ async def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> in
 class PrivateRedis:
     """A redis-server of the test's own on a free port, without persistence."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *extra_args: str) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -199,6 +200,7 @@ class PrivateRedis:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -50,21 +50,26 @@ def to_delivery(message_id: str, fields: dict[str, str], deliveries: int = 1) ->
 class RedisStreamQueue:
     """The production queue: XADD, XREADGROUP, XACK, XAUTOCLAIM and XTRIM on one stream."""
 
-    def __init__(self, client: aioredis.Redis, base_key: str) -> None:
+    def __init__(
+        self, client: aioredis.Redis, base_key: str, max_block_ms: int = MAX_BLOCK_MS
+    ) -> None:
         self._client = client
         self.key = stream_key(base_key)
+        self._max_block_ms = max_block_ms
 
     @classmethod
-    def from_url(cls, url: str, base_key: str) -> RedisStreamQueue:
+    def from_url(
+        cls, url: str, base_key: str, socket_timeout: float = SOCKET_TIMEOUT_SECONDS
+    ) -> RedisStreamQueue:
         """Return a queue on a new client for url (decoded strings, bounded timeouts)."""
         client = aioredis.from_url(
             url,
             decode_responses=True,
-            socket_timeout=SOCKET_TIMEOUT_SECONDS,
-            socket_connect_timeout=5,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=min(5, socket_timeout),
             health_check_interval=30,
         )
-        return cls(client, base_key)
+        return cls(client, base_key, min(MAX_BLOCK_MS, int(socket_timeout * 500)))
 
     @property
     def client(self) -> aioredis.Redis:
@@ -97,7 +102,7 @@ class RedisStreamQueue:
 
     async def read(self, group: str, consumer: str, count: int, block_ms: int) -> list[Delivery]:
         # BLOCK 0 means "forever" to Redis; the protocol's 0 means "do not wait".
-        block = min(block_ms, MAX_BLOCK_MS) if block_ms > 0 else None
+        block = min(block_ms, self._max_block_ms) if block_ms > 0 else None
         async with _faults():
             response: Any = await self._client.xreadgroup(
                 group, consumer, {self.key: ">"}, count=count, block=block
@@ -211,14 +216,38 @@ def _stream_items(response: Any) -> list[tuple[str, list[tuple[str, dict[str, st
     return [(k, v) for k, v in response]
 
 
+# Errors that pass once the server is ready again: a replica promoted or still syncing
+# (READONLY, MASTERDOWN), a restarted server loading its data set (LOADING, which
+# redis-py raises as a ConnectionError), a full server (OOM), a busy script (BUSY) and
+# the cluster's transient states. Codes, because redis-py strips the code of the errors
+# it maps to classes but keeps it on status_code.
+_UNAVAILABLE_CODES = frozenset(
+    {"READONLY", "MASTERDOWN", "LOADING", "OOM", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"}
+)
+# The group, or the whole stream with it, is gone: DEL or FLUSHALL of the key, a failover
+# to an empty replica, XGROUP DESTROY. UNBLOCKED is what a reader blocked in XREADGROUP
+# gets when the stream key is deleted under it.
+_GROUP_MISSING_CODES = frozenset({"NOGROUP", "UNBLOCKED"})
+
+
+def classify(exc: Exception) -> QueueError:
+    """Return the queue error a redis-py error stands for."""
+    if isinstance(exc, rexc.ResponseError):
+        code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+        if code in _GROUP_MISSING_CODES:
+            return GroupMissing(str(exc))
+        if code in _UNAVAILABLE_CODES or isinstance(exc, rexc.ReadOnlyError):
+            return QueueUnavailable(f"redis: {code}: {exc}")
+        return QueueError(f"redis: {exc}")
+    if isinstance(exc, rexc.ConnectionError | rexc.TimeoutError | OSError):
+        return QueueUnavailable(f"redis: {type(exc).__name__}: {exc}")
+    return QueueError(f"redis: {type(exc).__name__}: {exc}")
+
+
 @asynccontextmanager
 async def _faults() -> AsyncIterator[None]:
-    """Translate redis-py errors into the queue's own errors."""
+    """Translate redis-py errors into the queue's own errors (see classify)."""
     try:
         yield
-    except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
-        raise QueueUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
-    except rexc.ResponseError as exc:
-        if str(exc).startswith("NOGROUP"):
-            raise GroupMissing(str(exc)) from exc
-        raise QueueError(f"redis: {exc}") from exc
+    except (rexc.RedisError, OSError) as exc:
+        raise classify(exc) from exc

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Generator
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,7 @@ from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.retry import Loops
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
@@ -89,7 +91,7 @@ def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
 
 
 async def run_pusher(settings: Settings) -> None:
-    """Run the pusher until SIGTERM/SIGINT."""
+    """Run the pusher until SIGTERM/SIGINT; raise LoopFailed if it ends otherwise."""
     engine = create_engine(settings.sqlalchemy_url, pool_size=2)
     queue = make_queue(settings)
     metrics = PusherMetrics()
@@ -98,14 +100,19 @@ async def run_pusher(settings: Settings) -> None:
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            await make_pusher(settings, engine, queue, metrics).run(stop)
+            loops = Loops(stop, get_logger(__name__).bind(component="pusher"))
+            loops.start("pusher", make_pusher(settings, engine, queue, metrics).run(stop))
+            await loops.wait()
     finally:
         await queue.close()
         await engine.dispose()
 
 
 async def run_worker(settings: Settings, region_id: str) -> None:
-    """Run one worker of region_id until SIGTERM/SIGINT, then drain and return."""
+    """Run one worker of region_id until SIGTERM/SIGINT, then drain and return.
+
+    Raise LoopFailed (after draining) when one of the worker's loops ends otherwise.
+    """
     engine = create_engine(settings.sqlalchemy_url, pool_size=4)
     queue = make_queue(settings)
     checker = make_checker(settings)
@@ -115,7 +122,10 @@ async def run_worker(settings: Settings, region_id: str) -> None:
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            await make_worker(settings, engine, queue, checker, region_id, metrics).run(stop)
+            worker = make_worker(settings, engine, queue, checker, region_id, metrics)
+            loops = Loops(stop, get_logger(__name__).bind(component="worker"))
+            loops.start("worker", worker.run(stop))
+            await loops.wait()
     finally:
         await checker.close()
         await queue.close()
@@ -123,7 +133,10 @@ async def run_worker(settings: Settings, region_id: str) -> None:
 
 
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher and one worker in this process and event loop."""
+    """Run the API, the pusher and one worker in this process and event loop.
+
+    Raise LoopFailed (after stopping the others) when one of them ends without a stop.
+    """
     import uvicorn
 
     from betteruptime.app import create_app
@@ -162,18 +175,31 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             region=region_id,
         )
         with stop_on_signals(stop):
-            api_task = asyncio.create_task(server.serve())
-            tasks = [
-                asyncio.create_task(pusher.run(stop)),
-                asyncio.create_task(worker.run(stop)),
-            ]
-            stopper = asyncio.create_task(stop.wait())
-            await asyncio.wait([api_task, stopper], return_when=asyncio.FIRST_COMPLETED)
-            stop.set()
-            server.should_exit = True
-            await asyncio.gather(api_task, *tasks)
+            loops = Loops(stop, log)
+            loops.start("api", _serve_until(server, stop))
+            loops.start("pusher", pusher.run(stop))
+            loops.start("worker", worker.run(stop))
+            await loops.wait()
     finally:
         await checker.close()
         await queue.close()
         await engine.dispose()
     log.info("stopped")
+
+
+async def _serve_until(server: Any, stop: asyncio.Event) -> None:
+    """Run the uvicorn server until stop is set (or until it ends by itself)."""
+
+    async def exit_on_stop() -> None:
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(exit_on_stop())
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        # uvicorn exits the process when it cannot start (port taken, start-up failed);
+        # an exception instead lets the other loops stop cleanly first.
+        raise RuntimeError(f"the API server exited with status {exc.code}") from exc
+    finally:
+        watcher.cancel()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,11 +10,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.schedule import DueWebsite, claim_due, next_due_at
 from betteruptime.log import get_logger
-from betteruptime.queue.backoff import Backoff
-from betteruptime.queue.base import CheckJob, CheckQueue, TrimResult
+from betteruptime.queue.base import CheckJob, CheckQueue, GroupMissing, QueueUnavailable, TrimResult
+from betteruptime.retry import Backoff, sleep
 from betteruptime.scheduler.metrics import PusherMetrics
+
+# What a round waits out: the database or Redis away (a group trimmed against may vanish
+# meanwhile). Anything else is a bug and ends the pusher, and with it the process.
+_ROUND_FAULTS: tuple[type[Exception], ...] = (QueueUnavailable, GroupMissing, *DATABASE_FAULTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,27 +119,18 @@ class Pusher:
                     self._last_trim = time.monotonic()
                 next_at = await next_due_at(self._engine)
                 backoff.reset()
-            except Exception as exc:  # any fault (database or queue): log, back off, retry
+            except _ROUND_FAULTS as exc:  # log, back off, retry
                 self._metrics.push_faults.inc()
                 delay = backoff.next_delay()
                 self._log.warning(
                     "push failed; retrying", error=f"{type(exc).__name__}: {exc}", retry_in=delay
                 )
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
                 continue
             # Sleep until the earliest website is due, but look again within poll_seconds
             # so websites added or changed meanwhile are picked up quickly.
             delay = self._config.poll_seconds
             if next_at is not None:
                 delay = min(delay, (next_at - datetime.now(UTC)).total_seconds())
-            await _sleep(stop, max(delay, self._config.min_round_seconds))
+            await sleep(stop, max(delay, self._config.min_round_seconds))
         self._log.info("pusher stopped")
-
-
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep for seconds, waking early when stop is set."""
-    if seconds <= 0:
-        await asyncio.sleep(0)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

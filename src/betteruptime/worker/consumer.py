@@ -1,9 +1,8 @@
-"""The worker loop: read → check concurrently → write a batch of ticks → acknowledge it."""
+"""The worker: read → check concurrently → hand results to the batch writer (writer.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,13 +11,14 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.result import CheckResult
-from betteruptime.db.ticks import TickRow, register_region, write_ticks
+from betteruptime.db.faults import DATABASE_FAULTS
+from betteruptime.db.ticks import TickRow, register_region
 from betteruptime.log import get_logger
-from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
-from betteruptime.rules.status import Status
+from betteruptime.retry import Backoff, Loops, sleep
 from betteruptime.worker.metrics import WorkerMetrics
 from betteruptime.worker.recovery import recover_forever
+from betteruptime.worker.writer import BatchWriter, WriterConfig
 
 READ_MAX = 1000
 
@@ -75,27 +75,37 @@ class Worker:
         # Message ids dispatched and not yet acknowledged: a claim never doubles them.
         self._held: set[str] = set()
         self._in_flight = 0
-        self._results: list[tuple[str, TickRow]] = []
-        self._ack_only: list[str] = []
         self._checks: set[asyncio.Task[None]] = set()
         # Read only when at least this many slots are free: fewer, larger reads.
         self._min_read = max(1, min(config.concurrency // 8, 64))
-        # Results waiting for a write also hold back reads: a database outage must not
-        # turn into an unbounded pile of results in memory.
-        self._results_cap = max(4 * config.batch_size, config.concurrency)
         self._slots_changed = asyncio.Event()
-        self._flush_now = asyncio.Event()
-        self._draining = asyncio.Event()
+        self._writer = BatchWriter(
+            engine,
+            queue,
+            WriterConfig(
+                region_id=config.region_id,
+                batch_size=config.batch_size,
+                flush_interval_seconds=config.flush_interval_seconds,
+                # Results waiting for a write also hold back reads.
+                max_buffered=max(4 * config.batch_size, config.concurrency),
+                shutdown_write_seconds=config.shutdown_write_seconds,
+            ),
+            metrics,
+            self._log,
+            self._held,
+            self._slots_changed,
+        )
         metrics.in_flight.set_function(lambda: self._in_flight)
-        self.stored = 0
+
+    @property
+    def stored(self) -> int:
+        """Return how many ticks this worker has written."""
+        return self._writer.stored
 
     # -- reading and dispatching -------------------------------------------------------
 
     def _can_read(self, needed: int) -> bool:
-        return (
-            self._config.concurrency - self._in_flight >= needed
-            and len(self._results) < self._results_cap
-        )
+        return self._config.concurrency - self._in_flight >= needed and not self._writer.full
 
     async def _wait_for_slots(self, needed: int, stop: asyncio.Event) -> int:
         """Return the number of free slots once at least needed are free (0 on stop)."""
@@ -125,7 +135,7 @@ class Worker:
                 # Invariant 3: a newer job for this website exists by now; checking this
                 # one would only add load after an outage.
                 skipped += 1
-                self._ack_only.append(d.message_id)
+                self._writer.ack_later(d.message_id)
                 self._held.add(d.message_id)
             else:
                 started += 1
@@ -143,7 +153,7 @@ class Worker:
             deliveries=d.deliveries,
             reason=reason,
         )
-        self._ack_only.append(d.message_id)
+        self._writer.ack_later(d.message_id)
         self._held.add(d.message_id)
 
     def _start_check(self, message_id: str, job: CheckJob) -> None:
@@ -178,9 +188,7 @@ class Worker:
             scheduled_at=job.scheduled_at,
             checked_at=result.checked_at,
         )
-        self._results.append((message_id, row))
-        if len(self._results) >= self._config.batch_size:
-            self._flush_now.set()
+        self._writer.add(message_id, row)
 
     async def _read_forever(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -193,106 +201,23 @@ class Worker:
                     self._group, self._consumer, min(free, READ_MAX), self._config.block_ms
                 )
                 backoff.reset()
-            except GroupMissing:
-                self._log.warning("consumer group missing; recreating it")
+            except GroupMissing as exc:
+                # The stream or the group vanished (e.g. the key was deleted while this
+                # read was blocked): recreate both and read on. The pusher's next XADD
+                # lands in the recreated stream, so checking resumes within an interval.
+                self._metrics.queue_faults.inc()
+                self._log.warning("consumer group missing; recreating it", error=str(exc))
                 await self.ensure_group(stop)
+                # A group that keeps vanishing must not turn this into a busy loop.
+                await sleep(stop, backoff.next_delay())
                 continue
             except QueueUnavailable as exc:
                 self._metrics.queue_faults.inc()
                 delay = backoff.next_delay()
                 self._log.warning("read failed; retrying", error=str(exc), retry_in=delay)
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
                 continue
             self.dispatch(deliveries)
-
-    def _give_up_at(self) -> float:
-        return time.monotonic() + self._config.shutdown_write_seconds
-
-    # -- writing and acknowledging -------------------------------------------------------
-
-    async def _flush_forever(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self._config.flush_interval_seconds)
-            self._flush_now.clear()
-            await self._flush()
-            if self._draining.is_set() and not self._checks:
-                await self._flush()
-                return
-
-    async def _flush(self) -> None:
-        while self._results:
-            batch = self._results[: self._config.batch_size]
-            if not await self._write(batch):
-                # Stopping with the database still down: leave these pending (unacked)
-                # for a live worker of the region to claim after CLAIM_IDLE_SECONDS.
-                for mid, _ in self._results:
-                    self._held.discard(mid)
-                self._results.clear()
-                break
-            del self._results[: len(batch)]
-            self._slots_changed.set()
-            await self._ack([mid for mid, _ in batch])
-        if self._ack_only:
-            ids, self._ack_only = self._ack_only, []
-            await self._ack(ids)
-
-    async def _write(self, batch: list[tuple[str, TickRow]]) -> bool:
-        """Return True once the batch is durably stored (retrying with backoff)."""
-        backoff = Backoff()
-        give_up_at: float | None = None
-        rows = [row for _, row in batch]
-        while True:
-            try:
-                result = await write_ticks(self._engine, self._config.region_id, rows)
-            except Exception as exc:  # any database fault: keep the acks, back off, retry
-                self._metrics.write_failures.inc()
-                if self._draining.is_set():
-                    give_up_at = give_up_at or self._give_up_at()
-                    if time.monotonic() >= give_up_at:
-                        self._log.error("giving up writing at shutdown", held=len(batch))
-                        return False
-                delay = backoff.next_delay()
-                self._log.warning(
-                    "tick write failed; holding acks and retrying",
-                    error=f"{type(exc).__name__}: {exc}"[:300],
-                    batch=len(rows),
-                    retry_in=delay,
-                )
-                # Wake early when the worker starts draining, to start the give-up clock.
-                await _sleep(self._draining, delay)
-                continue
-            break
-        self.stored += len(rows)
-        self._metrics.batch_size.observe(len(rows))
-        up = sum(1 for row in rows if row.status is Status.UP)
-        self._metrics.checks.labels(Status.UP.value).inc(up)
-        self._metrics.checks.labels(Status.DOWN.value).inc(len(rows) - up)
-        self._log.debug("batch written", ticks=len(rows), new=result.inserted)
-        return True
-
-    async def _ack(self, ids: list[str]) -> None:
-        """Acknowledge stored (or deliberately skipped) messages, retrying until Redis answers."""
-        backoff = Backoff()
-        give_up_at: float | None = None
-        while True:
-            try:
-                await self._queue.ack(self._group, ids)
-                break
-            except GroupMissing:
-                # Redis lost the group (and with it these pending entries): nothing to ack.
-                break
-            except QueueUnavailable as exc:
-                self._metrics.queue_faults.inc()
-                if self._draining.is_set():
-                    give_up_at = give_up_at or self._give_up_at()
-                    if time.monotonic() >= give_up_at:
-                        # The ticks are stored: a redelivery is a no-op insert (invariant 2).
-                        break
-                delay = backoff.next_delay()
-                self._log.warning("ack failed; retrying", error=str(exc), retry_in=delay)
-                await _sleep(self._draining, delay)
-        self._held.difference_update(ids)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -308,7 +233,7 @@ class Worker:
                 self._metrics.queue_faults.inc()
                 delay = backoff.next_delay()
                 self._log.warning("cannot create group; retrying", error=str(exc), retry_in=delay)
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
 
     async def _register_region(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -317,17 +242,21 @@ class Worker:
                 if await register_region(self._engine, self._config.region_id):
                     self._log.info("region registered")
                 return
-            except Exception as exc:  # database not there yet: wait for it
+            except DATABASE_FAULTS as exc:  # database not there yet: wait for it
                 delay = backoff.next_delay()
                 self._log.warning(
                     "cannot register region; retrying",
                     error=f"{type(exc).__name__}: {exc}"[:300],
                     retry_in=delay,
                 )
-                await _sleep(stop, delay)
+                await sleep(stop, delay)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until stop is set, then finish in-flight checks, write, ack and return."""
+        """Work until stop is set, then finish in-flight checks, write, ack and return.
+
+        Raise LoopFailed (after draining like a requested stop) when the read, write or
+        recovery loop ends without a stop: a worker never lives on without consuming.
+        """
         self._log.info(
             "worker started",
             concurrency=self._config.concurrency,
@@ -336,32 +265,42 @@ class Worker:
         )
         await self._register_region(stop)
         await self.ensure_group(stop)
-        flusher = asyncio.create_task(self._flush_forever())
-        recovery = asyncio.create_task(
-            recover_forever(
-                self._queue,
-                self._group,
-                self._consumer,
-                self._config.claim_idle_seconds,
-                self._claimed,
-                lambda: self._wait_for_slots(1, stop),
-                lambda: self.ensure_group(stop),
-                stop,
-                self._log,
-            )
-        )
+        loops = Loops(stop, self._log)
+        loops.start("write", self._writer.run())
+        consumers = [
+            loops.start("read", self._read_forever(stop)),
+            loops.start(
+                "recovery",
+                recover_forever(
+                    self._queue,
+                    self._group,
+                    self._consumer,
+                    self._config.claim_idle_seconds,
+                    self._claimed,
+                    lambda: self._wait_for_slots(1, stop),
+                    lambda: self.ensure_group(stop),
+                    stop,
+                    self._log,
+                ),
+            ),
+        ]
         try:
-            await self._read_forever(stop)
-        finally:
-            # Stop reading and claiming; let running checks end (each within its timeout),
-            # then write and acknowledge what they produced.
-            await recovery
+            # Both end once stop is set, by a signal or by a loop that failed.
+            await asyncio.wait(consumers)
+            # Let running checks end (each within its timeout), then write and
+            # acknowledge what they produced.
             if self._checks:
                 await asyncio.gather(*self._checks, return_exceptions=True)
-            self._draining.set()
-            self._flush_now.set()
-            await flusher
-            self._log.info("worker stopped", stored=self.stored, unacked=len(self._held))
+        except asyncio.CancelledError:
+            # Cancelled from outside: stop as on a signal, or the loops below never end.
+            stop.set()
+            raise
+        finally:
+            self._writer.drain()
+            try:
+                await loops.wait()
+            finally:
+                self._log.info("worker stopped", stored=self.stored, unacked=len(self._held))
 
     def _claimed(self, deliveries: list[Delivery]) -> int:
         fresh = [d for d in deliveries if d.message_id not in self._held]
@@ -369,11 +308,3 @@ class Worker:
             self._metrics.claimed.inc(len(fresh))
             self._log.info("claimed idle messages", count=len(fresh))
         return self.dispatch(fresh)
-
-
-async def _sleep(stop: asyncio.Event | None, seconds: float) -> None:
-    if stop is None:
-        await asyncio.sleep(seconds)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from betteruptime.queue.backoff import Backoff
 from betteruptime.queue.base import CheckQueue, Delivery, GroupMissing, QueueUnavailable
+from betteruptime.retry import Backoff, sleep
 
 CLAIM_COUNT = 100
 
@@ -61,9 +60,7 @@ async def recover_forever(
     min_idle_ms = int(claim_idle_seconds * 1000)
     delay = interval
     while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        if stop.is_set():
+        if await sleep(stop, delay):
             break
         try:
             await claim_once(queue, group, consumer, min_idle_ms, dispatch, free_slots, stop)
