@@ -48,19 +48,22 @@ def day_text(day: DayLike) -> str:
 
 def daily_bars(days: Sequence[DayLike], label: str) -> Markup:
     """Return one bar per day (oldest left), each with its uptime in a <title>."""
+    # A status page draws 90 of these per website, 45,000 for 500 websites: one f-string
+    # per bar, and no escaping of titles made only of dates and numbers.
     width = 4
     parts = [
         f'<svg xmlns="{SVG_NS}" class="bars" viewBox="0 0 {len(days) * width} 20" '
         f'preserveAspectRatio="none" role="img" aria-label="{escape(label)}">'
     ]
+    append = parts.append
     for i, day in enumerate(days):
-        parts.append(
+        append(
             f'<rect class="bar bar-{day_class(day.checks, day.success_ratio)}" '
             f'x="{i * width}" y="0" width="{width - 1}" height="20">'
-            f"<title>{escape(day_text(day))}</title></rect>"
+            f"<title>{day_text(day)}</title></rect>"
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - numbers, and text escaped above
+    append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - numbers and dates, the label escaped above
 
 
 def _segments(values: Sequence[float | None]) -> list[list[tuple[int, float]]]:
