@@ -14,7 +14,8 @@ import limits
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS
+from betteruptime.checks.targets import TargetPolicy
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
 
 MIN_JWT_SECRET_BYTES = 32
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
@@ -35,8 +36,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_lifetime_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
 
-    min_interval_seconds: int = Field(default=10, ge=1, le=86_400)
-    default_interval_seconds: int = Field(default=180, ge=1, le=86_400)
+    min_interval_seconds: int = Field(default=10, ge=1, le=MAX_INTERVAL_SECONDS)
+    default_interval_seconds: int = Field(default=180, ge=1, le=MAX_INTERVAL_SECONDS)
     default_timeout_seconds: int = Field(default=10, ge=1, le=MAX_TIMEOUT_SECONDS)
     max_timeout_seconds: int = Field(default=MAX_TIMEOUT_SECONDS, ge=1, le=MAX_TIMEOUT_SECONDS)
     max_websites_per_user: int = Field(default=1000, ge=1)
@@ -190,6 +191,14 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Return True when the database is SQLite (embedded mode)."""
         return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def target_policy(self) -> TargetPolicy:
+        """Return where checks may connect, the one policy for the API and the workers."""
+        return TargetPolicy(
+            allow_private=self.allow_private_targets,
+            allowed_networks=self.allowed_target_networks,
+        )
 
     @property
     def redis_connection_url(self) -> str | None:

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from betteruptime.checks.targets import TargetPolicy, literal_host_blocked
+from betteruptime.checks.targets import literal_host_blocked
 from betteruptime.config import Settings
 from betteruptime.db.models import URL_MAX_LENGTH
-from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS, CheckKind
 
 PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.
@@ -122,7 +122,18 @@ Timeout = Annotated[
 ]
 
 
+Kind = Annotated[
+    CheckKind,
+    # Not strict: JSON carries the kind's value ("http"), never the enum itself.
+    Field(
+        strict=False,
+        description="What the check does; `http` (a GET of `url`) is the only kind so far",
+    ),
+]
+
+
 class WebsiteCreate(_Input):
+    kind: Kind = CheckKind.HTTP
     url: Url
     name: Name | None = None
     interval_seconds: Interval | None = Field(
@@ -213,11 +224,7 @@ def validate_target_url(
         raise InputError(loc, "has an invalid host")
     # Refuse early what the checker would refuse anyway (it re-checks every address it
     # connects to, since a DNS name can point anywhere): 127.1, [::ffff:10.0.0.1], localhost.
-    policy = TargetPolicy(
-        allow_private=settings.allow_private_targets,
-        allowed_networks=settings.allowed_target_networks,
-    )
-    reason = literal_host_blocked(url, policy)
+    reason = literal_host_blocked(url, settings.target_policy)
     if reason is not None:
         raise InputError(loc, f"is not an allowed target: {reason}")
     return url

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from betteruptime.db.models import Region, WebsiteStatus, WebsiteTick
 from betteruptime.rules.status import FRESHNESS_GRACE, Status
@@ -208,3 +212,77 @@ async def test_ticks_of_another_users_website_are_404(
     await _add_regions(api, "eu", "us")
     await _add_ticks(api, site["id"], 2)
     assert (await other.get(f"/website/{site['id']}/ticks")).status_code == 404
+
+
+async def _add_ticks_at(api: Api, website_id: str, times: list[datetime]) -> None:
+    """Store one tick per time; response_time_ms numbers them, so each is recognisable."""
+    async with api.session() as session:
+        for i, when in enumerate(times):
+            session.add(
+                WebsiteTick(
+                    website_id=uuid.UUID(website_id),
+                    region_id="eu",
+                    status=Status.UP,
+                    status_code=200,
+                    response_time_ms=i,
+                    error=None,
+                    checked_at=when,
+                    message_id=f"{i}-0",
+                )
+            )
+            # One flush per tick, so ids grow in list order on every database.
+            await session.flush()
+        await session.commit()
+
+
+async def _pages(owner: Client, path: str, limit: int) -> list[list[dict[str, Any]]]:
+    pages: list[list[dict[str, Any]]] = []
+    params: dict[str, str | int] = {"limit": limit}
+    while True:
+        response = await owner.get(path, params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        pages.append(body["items"])
+        if body["next_cursor"] is None:
+            return pages
+        params = {"limit": limit, "cursor": body["next_cursor"]}
+
+
+async def test_cursor_never_skips_nor_repeats_ticks_sharing_a_time(api: Api, owner: Client) -> None:
+    site = await create_website(owner)
+    await _add_regions(api, "eu")
+    shared = datetime.now(UTC).replace(microsecond=123456) - timedelta(minutes=5)
+    # Two older ticks, twelve at one instant (more than two pages of five), one newer.
+    times = [shared - timedelta(seconds=20), shared - timedelta(seconds=10)]
+    times += [shared] * 12 + [shared + timedelta(seconds=10)]
+    await _add_ticks_at(api, site["id"], times)
+
+    pages = await _pages(owner, f"/website/{site['id']}/ticks", 5)
+    assert [len(p) for p in pages] == [5, 5, 5, 0]
+    seen = [t["response_time_ms"] for page in pages for t in page]
+    # Newest first; ticks of the same instant newest-stored first; each exactly once.
+    assert seen == [14, *range(13, 1, -1), 1, 0]
+
+    # `before` keeps its documented meaning: strictly older than the time given.
+    older = (await owner.get(f"/website/{site['id']}/ticks", params={"before": shared})).json()
+    assert [t["response_time_ms"] for t in older["items"]] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "not-a-cursor"},
+        {"cursor": ""},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00|5").decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|-5").decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|" + b"9" * 30).decode()},
+        {"cursor": base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|5").decode()},
+        {"cursor": "x" * 201},
+        {"cursor": "AAAA", "before": "2030-01-01T00:00:00Z"},
+    ],
+)
+async def test_a_bad_cursor_is_422(api: Api, owner: Client, params: dict[str, str]) -> None:
+    site = await create_website(owner)
+    response = await owner.get(f"/website/{site['id']}/ticks", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]

@@ -30,6 +30,15 @@ async def test_create_uses_defaults_and_is_due_at_once(api: Api, owner: Client) 
     assert row is not None and row.owner_id == owner.user_id
 
 
+async def test_a_website_is_an_http_check_and_says_so(owner: Client) -> None:
+    implicit = await create_website(owner, "https://a.example.com")
+    explicit = await create_website(owner, "https://b.example.com", kind="http")
+    assert implicit["kind"] == explicit["kind"] == "http"
+    assert (await owner.get(f"/website/{implicit['id']}")).json()["kind"] == "http"
+    listed = (await owner.get("/websites")).json()["items"]
+    assert [w["kind"] for w in listed] == ["http", "http"]
+
+
 async def test_owner_reads_changes_and_deletes_own_website(owner: Client) -> None:
     site = await create_website(owner)
     path = f"/website/{site['id']}"
@@ -212,6 +221,9 @@ BAD_FIELDS: list[tuple[str, dict[str, Any]]] = [
     ("interval as bool", {"interval_seconds": True}),
     ("url as list", {"url": ["https://example.org"]}),
     ("unknown field", {"owner_id": str(uuid.uuid4())}),
+    ("kind that does not exist yet", {"kind": "tcp"}),
+    ("kind in capitals", {"kind": "HTTP"}),
+    ("kind as null", {"kind": None}),
 ]
 
 

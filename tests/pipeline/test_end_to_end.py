@@ -18,6 +18,7 @@ from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings
 from betteruptime.db.session import create_engine
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
@@ -99,7 +100,7 @@ async def test_websites_get_ticks_from_both_regions_and_status_reports_them(
                 worker = Worker(
                     engine,
                     q,
-                    checkers[-1],
+                    {CheckKind.HTTP: checkers[-1]},
                     WorkerConfig(region_id=region, worker_id=f"{region}-1", claim_idle_seconds=5),
                     WorkerMetrics(CollectorRegistry()),
                 )

@@ -20,6 +20,7 @@ from betteruptime.checks.targets import TargetPolicy
 from betteruptime.db.session import create_engine
 from betteruptime.queue.base import CheckJob
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.checks import CheckKind
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
@@ -70,7 +71,7 @@ class Pipeline:
         worker = Worker(
             engine,
             queue,
-            checker,
+            {CheckKind.HTTP: checker},
             WorkerConfig(region_id=REGION, worker_id=f"w{len(self.tasks)}", **config),  # type: ignore[arg-type]
             metrics,
         )

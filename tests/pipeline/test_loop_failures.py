@@ -20,6 +20,7 @@ from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.queue.base import CheckJob
 from betteruptime.queue.redis_streams import RedisStreamQueue
+from betteruptime.rules.checks import CheckKind
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics
 from tests.pipeline.helpers import free_port, spawn, stop_process, wait_for
@@ -175,7 +176,7 @@ async def test_a_cancelled_worker_ends_all_its_loops(
     worker = Worker(
         pg_engine,
         queue,
-        checker,
+        {CheckKind.HTTP: checker},
         WorkerConfig(region_id=REGION, worker_id="w1"),
         WorkerMetrics(CollectorRegistry()),
     )

@@ -19,6 +19,7 @@ from betteruptime.checks.http import HttpChecker
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.queue.base import CheckJob, GroupMissing, QueueError, QueueUnavailable
 from betteruptime.queue.redis_streams import RedisStreamQueue, classify
+from betteruptime.rules.checks import CheckKind
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.worker.consumer import Worker, WorkerConfig
@@ -76,7 +77,7 @@ class Rig:
         worker = Worker(
             self.engine,
             worker_queue,
-            checker,
+            {CheckKind.HTTP: checker},
             # Claims run every 0.5 s, so a fault of a second or two meets them too.
             WorkerConfig(region_id=REGION, worker_id="w1", claim_idle_seconds=1.0),
             WorkerMetrics(self.registry),

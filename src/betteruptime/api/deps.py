@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.api.errors import unauthorized
@@ -16,6 +15,8 @@ from betteruptime.api.state import AppState
 from betteruptime.auth.tokens import InvalidTokenError, verify_token
 from betteruptime.config import Settings
 from betteruptime.db.models import User, Website
+from betteruptime.db.users import get_user
+from betteruptime.db.websites import get_owned
 
 
 def get_app_state(request: Request) -> AppState:
@@ -60,7 +61,7 @@ async def get_current_user(
         claims = verify_token(credentials.credentials, state.jwt_secret)
     except InvalidTokenError:
         raise unauthorized("invalid or expired token") from None
-    user = await session.get(User, claims.user_id)
+    user = await get_user(session, claims.user_id)
     if user is None:
         # Deleted since the token was issued: the same answer as a forged token.
         raise unauthorized("invalid or expired token")
@@ -81,9 +82,7 @@ async def get_owned_website(
     """Return the website when the current user owns it; 404 otherwise, never 403."""
     # The one authorization rule for websites: the owner is part of the lookup, so a
     # website of another user is indistinguishable from one that does not exist.
-    website = await session.scalar(
-        select(Website).where(Website.id == website_id, Website.owner_id == user.id)
-    )
+    website = await get_owned(session, website_id, user.id)
     if website is None:
         raise HTTPException(status_code=404, detail="website not found")
     return website

@@ -15,7 +15,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betteruptime.api.schemas import ErrorResponse, ValidationErrorResponse
-from betteruptime.inputs import InputError
+from betteruptime.inputs import InputError as InputError
 from betteruptime.log import get_logger
 from betteruptime.ratelimit import RateLimited
 
@@ -86,7 +86,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# Every method a route of this API may answer; anything else is a 405 (and "OTHER" in metrics).
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def _allowed(request: Request) -> str:
@@ -94,7 +95,7 @@ def _allowed(request: Request) -> str:
     # reading their method lists directly would miss some). A bare scope: the request's
     # own carries routing state that short-cuts matches().
     allowed = []
-    for method in _METHODS:
+    for method in HTTP_METHODS:
         probe = {"type": "http", "path": request.scope["path"], "root_path": "", "method": method}
         if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
             allowed.append(method)

@@ -10,10 +10,10 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from betteruptime.api.errors import unauthorized
+from betteruptime.api.errors import HTTP_METHODS, unauthorized
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+_METHODS = frozenset(HTTP_METHODS)
 # Paths no route matched share one label, so scanners cannot grow the label set.
 UNMATCHED = "unmatched"
 

@@ -22,6 +22,7 @@ from betteruptime.inputs import WebsiteCreate as WebsiteCreate
 from betteruptime.inputs import WebsiteUpdate as WebsiteUpdate
 from betteruptime.rules.checks import MAX_INTERVAL_SECONDS as MAX_INTERVAL_SECONDS
 from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS
+from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
 
 
@@ -69,6 +70,7 @@ class WebsitePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    kind: CheckKind
     url: str
     name: str | None
     interval_seconds: int
@@ -103,10 +105,15 @@ class TickPublic(BaseModel):
 
 
 class TickPage(BaseModel):
-    """Ticks newest first; pass `next_before` as `before` for the next page (null: no more)."""
+    """Ticks newest first; pass `next_cursor` as `cursor` for the next page (null: no more)."""
 
     items: list[TickPublic]
-    next_before: datetime | None
+    next_cursor: str | None = Field(
+        description="Where the next page starts; never skips ticks that share a time"
+    )
+    next_before: datetime | None = Field(
+        description="The last tick's time, for `before`: skips ticks sharing that exact time"
+    )
 
 
 class RegionStatus(TickPublic):

@@ -7,7 +7,7 @@ import ssl
 
 import aiohttp
 
-MAX_ERROR_LENGTH = 255
+from betteruptime.rules.checks import ERROR_MAX_LENGTH
 
 
 class BlockedAddressError(OSError):
@@ -45,10 +45,10 @@ _ERRNO_TEXT = {
 
 
 def short(text: str) -> str:
-    """Return text on one line, at most MAX_ERROR_LENGTH characters."""
+    """Return text on one line, at most ERROR_MAX_LENGTH characters."""
     text = " ".join(text.split())
-    if len(text) > MAX_ERROR_LENGTH:
-        text = text[: MAX_ERROR_LENGTH - 1] + "…"
+    if len(text) > ERROR_MAX_LENGTH:
+        text = text[: ERROR_MAX_LENGTH - 1] + "…"
     return text
 
 

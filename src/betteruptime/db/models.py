@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
 from betteruptime.rules.status import Status
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them again.
@@ -36,7 +37,6 @@ NAMING_CONVENTION = {
 }
 
 URL_MAX_LENGTH = 2048
-ERROR_MAX_LENGTH = 255
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,6 +83,16 @@ StatusType = Enum(
     length=7,
     values_callable=lambda e: [m.value for m in e],
 )
+# No CHECK constraint on kinds: a new kind is then a code change, not a rebuild of the
+# website table on SQLite. The API and the job decoder accept only known kinds.
+KindType = Enum(
+    CheckKind,
+    name="check_kind",
+    native_enum=False,
+    create_constraint=False,
+    length=16,
+    values_callable=lambda e: [m.value for m in e],
+)
 
 
 class Base(DeclarativeBase):
@@ -113,6 +123,9 @@ class Website(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[CheckKind] = mapped_column(
+        KindType, default=CheckKind.HTTP, server_default=CheckKind.HTTP.value
     )
     url: Mapped[str] = mapped_column(String(URL_MAX_LENGTH))
     name: Mapped[str | None] = mapped_column(String(200))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from betteruptime.db.models import UTCDateTime, Website
+from betteruptime.rules.checks import CheckKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class DueWebsite:
     """A website claimed for one check: what to check and when it was due."""
 
     id: uuid.UUID
+    kind: CheckKind
     url: str
     timeout_seconds: int
     interval_seconds: int
@@ -54,7 +56,7 @@ _PG_CLAIM = text(
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ))
-    RETURNING w.id, w.url, w.timeout_seconds, w.interval_seconds, w.next_check_at
+    RETURNING w.id, w.kind, w.url, w.timeout_seconds, w.interval_seconds, w.next_check_at
     """
 )
 
@@ -75,12 +77,13 @@ _SQLITE_CLAIM = text(
         ORDER BY next_check_at
         LIMIT :limit
     )
-    RETURNING id, url, timeout_seconds, interval_seconds, next_check_at
+    RETURNING id, kind, url, timeout_seconds, interval_seconds, next_check_at
     """
 )
 
 _COLUMNS: dict[str, TypeEngine[Any]] = {
     "id": Uuid(),
+    "kind": String(),
     "url": String(),
     "timeout_seconds": Integer(),
     "interval_seconds": Integer(),
@@ -108,6 +111,7 @@ async def claim_due(
             due.append(
                 DueWebsite(
                     id=row.id,
+                    kind=CheckKind(row.kind),
                     url=row.url,
                     timeout_seconds=row.timeout_seconds,
                     interval_seconds=row.interval_seconds,

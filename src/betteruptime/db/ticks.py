@@ -1,18 +1,20 @@
-"""Batch writes of check results: ticks plus the latest state per (website, region)."""
+"""Ticks: batch writes of check results (plus the latest state per region), and reads."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy import Uuid, bindparam, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from betteruptime.db.models import ERROR_MAX_LENGTH, Region, UTCDateTime
+from betteruptime.db.models import Region, UTCDateTime, WebsiteTick
+from betteruptime.rules.checks import ERROR_MAX_LENGTH
 from betteruptime.rules.status import Status
 
 
@@ -190,3 +192,67 @@ async def register_region(engine: AsyncEngine, region_id: str, name: str | None 
     async with engine.begin() as conn:
         result = await conn.execute(stmt)
     return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class TickCursor:
+    """A position in a website's ticks, newest first: the last tick of a page."""
+
+    checked_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, tick: WebsiteTick) -> TickCursor:
+        """Return the cursor just past this tick."""
+        return cls(tick.checked_at, tick.id)
+
+    def encode(self) -> str:
+        """Return the cursor as an opaque, URL-safe string."""
+        raw = f"{self.checked_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> TickCursor:
+        """Return the cursor encode() made; raise ValueError for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("not a cursor") from None
+        when, sep, tick_id = raw.partition("|")
+        checked_at = datetime.fromisoformat(when)
+        # Cursors are made in UTC: anything else would only be a hand-made one, and its
+        # conversion could overflow. Ids are bigint keys.
+        if not sep or checked_at.utcoffset() != timedelta(0):
+            raise ValueError("not a cursor")
+        if not (tick_id.isascii() and tick_id.isdigit() and int(tick_id) < 2**63):
+            raise ValueError("not a cursor")
+        return cls(checked_at.astimezone(UTC), int(tick_id))
+
+
+async def list_ticks(
+    session: AsyncSession,
+    website_id: uuid.UUID,
+    limit: int,
+    *,
+    before: datetime | None = None,
+    after: TickCursor | None = None,
+) -> list[WebsiteTick]:
+    """Return up to limit of the website's ticks, newest first (ties: highest id first).
+
+    `before` keeps ticks checked earlier than a time; `after` keeps ticks that come after
+    the cursor in this order, so ticks sharing a checked_at on a page boundary are neither
+    skipped nor repeated.
+    """
+    query = select(WebsiteTick).where(WebsiteTick.website_id == website_id)
+    if before is not None:
+        query = query.where(WebsiteTick.checked_at < before)
+    if after is not None:
+        # The first condition alone bounds the index range scan; the second breaks ties.
+        query = query.where(
+            WebsiteTick.checked_at <= after.checked_at,
+            or_(WebsiteTick.checked_at < after.checked_at, WebsiteTick.id < after.id),
+        )
+    rows = await session.scalars(
+        query.order_by(WebsiteTick.checked_at.desc(), WebsiteTick.id.desc()).limit(limit)
+    )
+    return list(rows)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.db.models import User, Website
+from betteruptime.rules.checks import CheckKind
 
 
 class DuplicateUrl(Exception):
@@ -59,6 +60,7 @@ async def create_website(
     session: AsyncSession,
     owner_id: uuid.UUID,
     *,
+    kind: CheckKind,
     url: str,
     name: str | None,
     interval_seconds: int,
@@ -79,6 +81,7 @@ async def create_website(
         raise DuplicateUrl(url)
     website = Website(
         owner_id=owner_id,
+        kind=kind,
         url=url,
         name=name,
         interval_seconds=interval_seconds,

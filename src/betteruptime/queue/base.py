@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from betteruptime.rules.checks import CheckKind
+
 
 # CheckJob and Delivery are made per message: not frozen, because a frozen dataclass's
 # __init__ costs several times more, and the worker makes thousands a second.
@@ -22,6 +24,9 @@ class CheckJob:
     scheduled_at: datetime
     # A job read after its deadline is stale: a newer one has been scheduled by then.
     deadline: datetime
+    # Which checker runs it; last and defaulted, so a job is built the same way whatever
+    # kinds exist.
+    kind: CheckKind = CheckKind.HTTP
 
 
 @dataclass(slots=True)
@@ -118,6 +123,7 @@ def stream_key(base_key: str, website_id: uuid.UUID | None = None) -> str:
 def encode_job(job: CheckJob) -> dict[str, str]:
     """Return the stream fields of a job (strings only, readable with redis-cli)."""
     return {
+        "kind": job.kind.value,
         "website_id": str(job.website_id),
         "url": job.url,
         "timeout_seconds": repr(float(job.timeout_seconds)),
@@ -140,6 +146,9 @@ def decode_job(fields: Mapping[str, str]) -> CheckJob:
     url = fields["url"]
     if not url:
         raise ValueError("url is empty")
+    # Jobs enqueued before kinds existed (still on a stream during an upgrade) are HTTP
+    # checks; an unknown kind raises ValueError, so the message is treated as malformed.
+    kind = CheckKind(fields.get("kind", CheckKind.HTTP))
     return CheckJob(
         website_id=uuid.UUID(fields["website_id"]),
         url=url,
@@ -147,4 +156,5 @@ def decode_job(fields: Mapping[str, str]) -> CheckJob:
         interval_seconds=interval,
         scheduled_at=scheduled_at if scheduled_at.tzinfo is UTC else scheduled_at.astimezone(UTC),
         deadline=deadline if deadline.tzinfo is UTC else deadline.astimezone(UTC),
+        kind=kind,
     )

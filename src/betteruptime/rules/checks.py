@@ -1,6 +1,15 @@
-"""Facts every check shares, whatever its kind: schedule bounds and the error text limit."""
+"""Facts every check shares, whatever its kind: the kinds, schedule bounds, the error limit."""
 
 from __future__ import annotations
+
+import enum
+
+
+class CheckKind(enum.StrEnum):
+    """What a website's check does; each kind has one checker (see checks/registry.py)."""
+
+    HTTP = "http"
+
 
 # Longest interval and timeout a website may have. The API refuses more, the settings'
 # defaults may not exceed them, and other limits (e.g. claiming idle messages) relate to them.

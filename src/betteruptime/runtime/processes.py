@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from betteruptime.checks.http import HttpChecker
-from betteruptime.checks.targets import TargetPolicy
+from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.config import Settings
 from betteruptime.db.session import create_engine
 from betteruptime.log import get_logger
@@ -33,14 +32,12 @@ def make_queue(settings: Settings) -> CheckQueue:
     return RedisStreamQueue.from_url(url, settings.stream_key) if url else LocalQueue()
 
 
-def make_checker(settings: Settings) -> HttpChecker:
-    """Return the HTTP checker with the SSRF policy of the settings."""
-    policy = TargetPolicy(
-        allow_private=settings.allow_private_targets,
-        allowed_networks=settings.allowed_target_networks,
-    )
-    return HttpChecker(
-        policy, max_body_bytes=settings.max_body_bytes, max_redirects=settings.max_redirects
+def make_checker_registry(settings: Settings) -> Checkers:
+    """Return the checker of each kind, with the SSRF policy of the settings."""
+    return make_checkers(
+        settings.target_policy,
+        max_body_bytes=settings.max_body_bytes,
+        max_redirects=settings.max_redirects,
     )
 
 
@@ -60,7 +57,7 @@ def make_worker(
     settings: Settings,
     engine: AsyncEngine,
     queue: CheckQueue,
-    checker: HttpChecker,
+    checkers: Checkers,
     region_id: str,
     metrics: WorkerMetrics,
 ) -> Worker:
@@ -73,7 +70,7 @@ def make_worker(
         claim_idle_seconds=settings.claim_idle_seconds,
         max_deliveries=settings.max_deliveries,
     )
-    return Worker(engine, queue, checker, config, metrics)
+    return Worker(engine, queue, checkers, config, metrics)
 
 
 @contextlib.contextmanager
@@ -115,19 +112,19 @@ async def run_worker(settings: Settings, region_id: str) -> None:
     """
     engine = create_engine(settings.sqlalchemy_url, pool_size=4)
     queue = make_queue(settings)
-    checker = make_checker(settings)
+    checkers = make_checker_registry(settings)
     metrics = WorkerMetrics()
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
     stop = asyncio.Event()
     try:
         with stop_on_signals(stop):
-            worker = make_worker(settings, engine, queue, checker, region_id, metrics)
+            worker = make_worker(settings, engine, queue, checkers, region_id, metrics)
             loops = Loops(stop, get_logger(__name__).bind(component="worker"))
             loops.start("worker", worker.run(stop))
             await loops.wait()
     finally:
-        await checker.close()
+        await close_checkers(checkers)
         await queue.close()
         await engine.dispose()
 
@@ -152,7 +149,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
     log = get_logger(__name__).bind(component="serve")
     engine = create_engine(settings.sqlalchemy_url)
     queue = make_queue(settings)
-    checker = make_checker(settings)
+    checkers = make_checker_registry(settings)
     region_id = settings.region_id or DEFAULT_SERVE_REGION
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
@@ -166,7 +163,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         )
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
-        worker = make_worker(settings, engine, queue, checker, region_id, WorkerMetrics())
+        worker = make_worker(settings, engine, queue, checkers, region_id, WorkerMetrics())
         log.info(
             "serving",
             url=f"http://{host}:{port}",
@@ -181,7 +178,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("worker", worker.run(stop))
             await loops.wait()
     finally:
-        await checker.close()
+        await close_checkers(checkers)
         await queue.close()
         await engine.dispose()
     log.info("stopped")

@@ -45,6 +45,7 @@ def to_job(website: DueWebsite) -> CheckJob:
         interval_seconds=website.interval_seconds,
         scheduled_at=website.scheduled_at,
         deadline=website.scheduled_at + timedelta(seconds=website.interval_seconds),
+        kind=website.kind,
     )
 
 

@@ -6,11 +6,11 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from betteruptime.checks.result import CheckResult
+from betteruptime.checks.registry import Checkers
 from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.ticks import TickRow, register_region
 from betteruptime.log import get_logger
@@ -21,14 +21,6 @@ from betteruptime.worker.recovery import recover_forever
 from betteruptime.worker.writer import BatchWriter, WriterConfig
 
 READ_MAX = 1000
-
-
-class Checker(Protocol):
-    """Anything that checks a URL and never raises for network faults (HttpChecker)."""
-
-    async def check(self, url: str, timeout_seconds: float) -> CheckResult:
-        """Return the outcome of one check."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +48,7 @@ class Worker:
         self,
         engine: AsyncEngine,
         queue: CheckQueue,
-        checker: Checker,
+        checkers: Checkers,
         config: WorkerConfig,
         metrics: WorkerMetrics,
         *,
@@ -64,7 +56,7 @@ class Worker:
     ) -> None:
         self._engine = engine
         self._queue = queue
-        self._checker = checker
+        self._checkers = checkers
         self._config = config
         self._metrics = metrics
         self._log = log or get_logger(__name__).bind(
@@ -131,6 +123,11 @@ class Worker:
                 self._poison(d, f"malformed: {d.malformed}")
             elif d.deliveries > self._config.max_deliveries:
                 self._poison(d, "delivered too many times")
+            elif d.job.kind not in self._checkers:
+                # A known kind missing from this worker's registry (a kind unknown to this
+                # release never decodes): no worker could check it, so redelivery would
+                # only loop until MAX_DELIVERIES.
+                self._poison(d, f"no checker for kind {d.job.kind.value!r}")
             elif d.job.deadline <= now:
                 # Invariant 3: a newer job for this website exists by now; checking this
                 # one would only add load after an outage.
@@ -166,7 +163,7 @@ class Worker:
     async def _check(self, message_id: str, job: CheckJob) -> None:
         started = time.perf_counter()
         try:
-            result = await self._checker.check(job.url, job.timeout_seconds)
+            result = await self._checkers[job.kind].check(job.url, job.timeout_seconds)
         except Exception as exc:
             # The checker reports network faults as DOWN; an exception is a bug. Leave the
             # message pending: it is claimed again and, if it keeps failing, ends as poison.

@@ -7,11 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from betteruptime.api.deps import AppStateDep
 from betteruptime.api.schemas import Health, HealthError
 from betteruptime.api.state import AppState
+from betteruptime.db.session import ping
 from betteruptime.log import get_logger
 
 router = APIRouter(tags=["health"])
@@ -38,8 +38,7 @@ async def healthz(state: AppStateDep) -> Health | JSONResponse:
 async def _probe_database(state: AppState) -> str:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
-            async with state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await ping(state.engine)
     except Exception as exc:  # any failure is "down": a probe must never answer 500
         log.warning("health: database unavailable", error=type(exc).__name__)
         return "unavailable"

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from betteruptime.api.deps import OwnedWebsite, SessionDep
 from betteruptime.api.errors import responses
 from betteruptime.api.schemas import RegionStatus, WebsiteStatusPublic
-from betteruptime.db.models import WebsiteStatus
-from betteruptime.rules.status import overall_status, region_status
+from betteruptime.db.status import website_status
 
 router = APIRouter(tags=["status"])
 
@@ -19,29 +17,11 @@ router = APIRouter(tags=["status"])
 @router.get("/status/{website_id}", responses=responses(401, 404, 422))
 async def get_status(website: OwnedWebsite, session: SessionDep) -> WebsiteStatusPublic:
     """Return the overall status and each region's latest state (stale regions: UNKNOWN)."""
-    rows = list(
-        await session.scalars(
-            select(WebsiteStatus)
-            .where(WebsiteStatus.website_id == website.id)
-            .order_by(WebsiteStatus.region_id)
-        )
-    )
-    now = datetime.now(UTC)
-    regions = [
-        RegionStatus(
-            region_id=row.region_id,
-            status=region_status(row.status, row.checked_at, website.interval_seconds, now),
-            status_code=row.status_code,
-            response_time_ms=row.response_time_ms,
-            error=row.error,
-            checked_at=row.checked_at,
-        )
-        for row in rows
-    ]
+    report = await website_status(session, website, datetime.now(UTC))
     return WebsiteStatusPublic(
         id=website.id,
         url=website.url,
-        status=overall_status(r.status for r in regions),
-        last_checked_at=max((r.checked_at for r in regions), default=None),
-        regions=regions,
+        status=report.status,
+        last_checked_at=report.last_checked_at,
+        regions=[RegionStatus.model_validate(r) for r in report.regions],
     )

@@ -6,8 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, HTTPException
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
 from betteruptime.api.deps import AppStateDep, CurrentUser, SessionDep
 from betteruptime.api.errors import responses, unauthorized
@@ -16,6 +14,7 @@ from betteruptime.api.schemas import PasswordChange, UserLogin, UserRegister, Us
 from betteruptime.api.state import AppState
 from betteruptime.auth.passwords import hash_password, verify_password
 from betteruptime.auth.tokens import issue_token
+from betteruptime.db import users
 from betteruptime.db.models import User
 
 router = APIRouter(prefix="/user", tags=["users"])
@@ -37,25 +36,19 @@ def _user_token(user: User, state: AppState) -> UserToken:
 async def register(body: UserRegister, session: SessionDep, state: AppStateDep) -> UserToken:
     """Create a user; returns the user and a token."""
     await state.rate_limits.hit("register", "user", body.username.casefold())
-    taken = await session.scalar(
-        select(User.id).where(or_(User.username == body.username, User.email == body.email))
-    )
-    if taken is not None:
+    if await users.name_or_email_taken(session, body.username, body.email):
         raise HTTPException(status_code=409, detail=_DUPLICATE)
     # argon2 takes ~0.1 s of CPU: off the event loop, or every other request waits.
     password_hash = await asyncio.to_thread(hash_password, body.password)
-    user = User(
-        username=body.username,
-        email=body.email,
-        password_hash=password_hash,
-        tokens_valid_after=datetime.now(UTC),
-    )
-    session.add(user)
     try:
-        await session.commit()
-    except IntegrityError:
-        # Someone registered the same name between our check and our insert.
-        await session.rollback()
+        user = await users.create_user(
+            session,
+            username=body.username,
+            email=body.email,
+            password_hash=password_hash,
+            now=datetime.now(UTC),
+        )
+    except users.DuplicateUser:
         raise HTTPException(status_code=409, detail=_DUPLICATE) from None
     return _user_token(user, state)
 
@@ -70,7 +63,7 @@ async def login(body: UserLogin, session: SessionDep, state: AppStateDep) -> Use
     # Per account as well as per address: guesses at one account spread over many
     # addresses still meet this limit (at the price of a short lockout of that name).
     await state.rate_limits.hit("login", "user", body.username.casefold())
-    user = await session.scalar(select(User).where(User.username == body.username))
+    user = await users.get_by_username(session, body.username)
     # verify_password costs the same without a user, so timing does not reveal names.
     ok = await asyncio.to_thread(
         verify_password, body.password, None if user is None else user.password_hash
@@ -89,8 +82,7 @@ async def change_password(
     if not ok:
         # 403, not 401: the token is fine, the password is not; clients must not log out.
         raise HTTPException(status_code=403, detail="current password is wrong")
-    user.password_hash = await asyncio.to_thread(hash_password, body.new_password)
+    password_hash = await asyncio.to_thread(hash_password, body.new_password)
     # The new token is issued after this instant, so only it survives (iat is fractional).
-    user.tokens_valid_after = datetime.now(UTC)
-    await session.commit()
+    await users.set_password(session, user, password_hash, datetime.now(UTC))
     return _user_token(user, state)

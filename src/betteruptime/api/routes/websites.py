@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
-from betteruptime.api.errors import responses
+from betteruptime.api.errors import InputError, responses
 from betteruptime.api.schemas import (
     IsoTime,
     TickPage,
@@ -21,8 +18,10 @@ from betteruptime.api.schemas import (
     WebsitePublic,
     WebsiteUpdate,
 )
-from betteruptime.db.models import User, Website, WebsiteTick
-from betteruptime.inputs import validate_schedule, validate_target_url
+from betteruptime.db import ticks, websites
+from betteruptime.db.ticks import TickCursor
+from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
+from betteruptime.inputs import validate_target_url, website_schedule
 
 router = APIRouter(tags=["websites"])
 
@@ -36,32 +35,26 @@ async def create_website(
 ) -> WebsitePublic:
     """Start monitoring a URL; the first check is due at once. Returns the website."""
     url = validate_target_url(body.url, settings)
-    interval = body.interval_seconds or settings.default_interval_seconds
-    # A short interval with no timeout given gets a timeout that fits inside it.
-    timeout = body.timeout_seconds or min(settings.default_timeout_seconds, interval)
-    validate_schedule(interval, timeout, settings)
-    await _lock_owner(session, user.id)
-    # Counted after the lock: a concurrent create by the same user waits for our commit,
-    # then counts our row too, so the cap is never overshot.
-    count = await session.scalar(select(func.count()).where(Website.owner_id == user.id))
-    if (count or 0) >= settings.max_websites_per_user:
-        raise HTTPException(
-            status_code=409,
-            detail=f"website limit reached: at most {settings.max_websites_per_user} per user",
+    interval, timeout = website_schedule(body.interval_seconds, body.timeout_seconds, settings)
+    try:
+        website = await websites.create_website(
+            session,
+            user.id,
+            kind=body.kind,
+            url=url,
+            name=body.name,
+            interval_seconds=interval,
+            timeout_seconds=timeout,
+            enabled=body.enabled,
+            max_websites=settings.max_websites_per_user,
+            now=datetime.now(UTC),
         )
-    if await _owner_has_url(session, user.id, url):
-        raise HTTPException(status_code=409, detail=_DUPLICATE_URL)
-    website = Website(
-        owner_id=user.id,
-        url=url,
-        name=body.name,
-        interval_seconds=interval,
-        timeout_seconds=timeout,
-        enabled=body.enabled,
-        next_check_at=datetime.now(UTC),
-    )
-    session.add(website)
-    await _commit_or_conflict(session)
+    except WebsiteLimitReached as exc:
+        raise HTTPException(
+            status_code=409, detail=f"website limit reached: at most {exc.limit} per user"
+        ) from None
+    except DuplicateUrl:
+        raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
     return WebsitePublic.model_validate(website)
 
 
@@ -73,17 +66,11 @@ async def list_websites(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> WebsitePage:
     """Return one page of the caller's websites, oldest first (ties broken by id)."""
-    total = await session.scalar(select(func.count()).where(Website.owner_id == user.id))
-    rows = await session.scalars(
-        select(Website)
-        .where(Website.owner_id == user.id)
-        .order_by(Website.created_at, Website.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    total = await websites.count_owned(session, user.id)
+    rows = await websites.list_owned(session, user.id, limit, offset)
     return WebsitePage(
         items=[WebsitePublic.model_validate(w) for w in rows],
-        total=total or 0,
+        total=total,
         limit=limit,
         offset=offset,
     )
@@ -102,28 +89,25 @@ async def update_website(
     """Change the given fields of a website; returns the website."""
     # WebsiteUpdate refuses an explicit null for these, so None means "not given".
     url = website.url if body.url is None else validate_target_url(body.url, settings)
-    interval = body.interval_seconds or website.interval_seconds
-    timeout = body.timeout_seconds or website.timeout_seconds
-    validate_schedule(interval, timeout, settings)
-    enabled = website.enabled if body.enabled is None else body.enabled
-    if url != website.url and await _owner_has_url(session, website.owner_id, url):
-        raise HTTPException(status_code=409, detail=_DUPLICATE_URL)
-
-    now = datetime.now(UTC)
-    if url != website.url or (enabled and not website.enabled):
-        # A new target, or monitoring switched back on: check it now, not an interval later.
-        website.next_check_at = now
-    elif interval != website.interval_seconds:
-        # A shorter interval brings the next check forward; a longer one never delays a
-        # check that was already due sooner.
-        website.next_check_at = min(website.next_check_at, now + timedelta(seconds=interval))
-    website.url = url
-    website.interval_seconds = interval
-    website.timeout_seconds = timeout
-    website.enabled = enabled
-    if "name" in body.model_fields_set:
-        website.name = body.name
-    await _commit_or_conflict(session)
+    interval, timeout = website_schedule(
+        body.interval_seconds,
+        body.timeout_seconds,
+        settings,
+        current=(website.interval_seconds, website.timeout_seconds),
+    )
+    try:
+        website = await websites.update_website(
+            session,
+            website,
+            url=url,
+            name=body.name if "name" in body.model_fields_set else website.name,
+            interval_seconds=interval,
+            timeout_seconds=timeout,
+            enabled=website.enabled if body.enabled is None else body.enabled,
+            now=datetime.now(UTC),
+        )
+    except DuplicateUrl:
+        raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
     return WebsitePublic.model_validate(website)
 
 
@@ -135,8 +119,7 @@ async def update_website(
 )
 async def delete_website(website: OwnedWebsite, session: SessionDep) -> None:
     """Stop monitoring a website and delete its history."""
-    await session.delete(website)
-    await session.commit()
+    await websites.delete_website(session, website)
 
 
 @router.get("/website/{website_id}/ticks", responses=responses(401, 404, 422))
@@ -148,49 +131,26 @@ async def list_ticks(
         IsoTime | None,
         Query(description="Only ticks checked before this time (ISO 8601; UTC if no offset)"),
     ] = None,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=200, description="The `next_cursor` of the previous page"),
+    ] = None,
 ) -> TickPage:
     """Return the website's ticks, newest first."""
-    query = select(WebsiteTick).where(WebsiteTick.website_id == website.id)
-    if before is not None:
-        if before.tzinfo is None:
-            before = before.replace(tzinfo=UTC)
-        query = query.where(WebsiteTick.checked_at < before)
-    rows = list(
-        await session.scalars(
-            query.order_by(WebsiteTick.checked_at.desc(), WebsiteTick.id.desc()).limit(limit)
-        )
+    if before is not None and cursor is not None:
+        raise InputError(("query", "cursor"), "give either cursor or before, not both")
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)
+    after = None
+    if cursor is not None:
+        try:
+            after = TickCursor.decode(cursor)
+        except ValueError:
+            raise InputError(("query", "cursor"), "is not a cursor of this API") from None
+    rows = await ticks.list_ticks(session, website.id, limit, before=before, after=after)
+    full = len(rows) == limit
+    return TickPage(
+        items=[TickPublic.model_validate(t) for t in rows],
+        next_cursor=TickCursor.of(rows[-1]).encode() if full else None,
+        next_before=rows[-1].checked_at if full else None,
     )
-    next_before = rows[-1].checked_at if len(rows) == limit else None
-    return TickPage(items=[TickPublic.model_validate(t) for t in rows], next_before=next_before)
-
-
-async def _lock_owner(session: SessionDep, owner_id: uuid.UUID) -> None:
-    """Serialise website creation per user until this transaction ends."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Locks only this user's row: other users create websites concurrently.
-        await session.execute(select(User.id).where(User.id == owner_id).with_for_update())
-    else:
-        # SQLite has one writer and runs reads outside a transaction until the first
-        # write; a no-op write takes the write lock now, so the count below is current.
-        await session.execute(
-            update(User)
-            .where(User.id == owner_id)
-            .values(id=User.id)
-            .execution_options(synchronize_session=False)
-        )
-
-
-async def _owner_has_url(session: SessionDep, owner_id: object, url: str) -> bool:
-    found = await session.scalar(
-        select(Website.id).where(Website.owner_id == owner_id, Website.url == url)
-    )
-    return found is not None
-
-
-async def _commit_or_conflict(session: SessionDep) -> None:
-    try:
-        await session.commit()
-    except IntegrityError:
-        # The (owner, url) key caught a concurrent request that won the race.
-        await session.rollback()
-        raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None

@@ -100,6 +100,7 @@ async def create_website(page: UserPage) -> Response:
         website = await websites.create_website(
             page.db,
             page.me.id,
+            kind=body.kind,
             url=url,
             name=body.name,
             interval_seconds=interval,
