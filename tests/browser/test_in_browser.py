@@ -66,6 +66,8 @@ async def test_a_person_monitors_a_website_and_publishes_it(chromium: Any, serve
         detail_url = page.url
         await _wait_for_status(page, "UP")
         assert targets.hits.get("/up", 0) >= 1
+        latest = page.locator("section", has=page.get_by_role("heading", name="Latest checks"))
+        assert "200" in await latest.locator("tbody tr").first.inner_text()
         badge = page.get_by_role("img", name="status badge")
         assert await badge.evaluate("img => img.complete && img.naturalWidth > 0")
         badge_src = await badge.get_attribute("src")

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from betteruptime.db import status as status_queries
-from betteruptime.db import websites
+from betteruptime.db import ticks, websites
 from betteruptime.db.badges import rotate_badge_key
 from betteruptime.db.models import Website
 from betteruptime.inputs import (
@@ -26,6 +26,7 @@ from betteruptime.web.page import Form, Page, UserPage, not_found
 router = APIRouter()
 
 FIELDS = ("url", "name", "interval_seconds", "timeout_seconds")
+LATEST_CHECKS = 20
 
 
 async def owned_website(page: Page, website_id: str) -> Website:
@@ -205,5 +206,6 @@ async def website_detail(page: UserPage, website_id: str) -> Response:
     """One website: status per region, and its badges."""
     website = await owned_website(page, website_id)
     report = await status_queries.website_status(page.db, website, page.now)
+    latest = await ticks.list_ticks(page.db, website.id, LATEST_CHECKS)
     base = page.state.settings.public_url or str(page.request.base_url).rstrip("/")
-    return page.render("website.html", website=website, report=report, base_url=base)
+    return page.render("website.html", website=website, report=report, latest=latest, base_url=base)
