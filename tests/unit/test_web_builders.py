@@ -110,3 +110,13 @@ def test_lines_break_where_nothing_was_measured() -> None:
     assert "no measurements yet" in [
         t.text for t in _parse(str(response_chart([None], "c", "24 h"))).findall(f"{SVG}text")
     ]
+
+
+def test_durations_read_in_their_two_largest_units() -> None:
+    from betteruptime.web.templating import format_duration
+
+    assert format_duration(0) == "0 s"
+    assert format_duration(40.7) == "40 s"
+    assert format_duration(125) == "2 min 5 s"
+    assert format_duration(3600 * 2 + 300) == "2 h 5 min"
+    assert format_duration(86_400 * 3 + 7) == "3 d 7 s"

@@ -25,6 +25,7 @@ def make_templates() -> jinja2.Environment:
     env.filters["ago"] = format_ago
     env.filters["pct"] = format_percent
     env.filters["ms"] = format_ms
+    env.filters["duration"] = format_duration
     return env
 
 
@@ -64,3 +65,16 @@ def format_ms(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{round(value)} ms"
+
+
+def format_duration(seconds: float) -> str:
+    """Return a duration in its two largest whole units, e.g. `2 h 5 min` or `40 s`."""
+    left = int(seconds)
+    parts = []
+    for size, unit in ((86_400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+        if left >= size or (size == 1 and not parts):
+            parts.append(f"{left // size} {unit}")
+            left %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
