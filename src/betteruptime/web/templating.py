@@ -70,7 +70,7 @@ def format_ms(value: float | None) -> str:
 def format_duration(seconds: float) -> str:
     """Return a duration in its two largest whole units, e.g. `2 h 5 min` or `40 s`."""
     left = int(seconds)
-    parts = []
+    parts: list[str] = []
     for size, unit in ((86_400, "d"), (3600, "h"), (60, "min"), (1, "s")):
         if left >= size or (size == 1 and not parts):
             parts.append(f"{left // size} {unit}")
