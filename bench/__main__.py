@@ -29,6 +29,7 @@ from bench import (
     memory,
     scheduler,
     status_reads,
+    storage,
     tick_writes,
     web_pages,
     worker_throughput,
@@ -69,6 +70,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
     "web": Benchmark(web_pages, needs_target=False),
+    "storage": Benchmark(storage, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
     "capacity": Benchmark(capacity, needs_target=True),
 }

@@ -140,7 +140,7 @@ async def run_for(
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50,
                    percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99,
                    max(lag) AS worst
-            FROM (SELECT extract(epoch FROM checked_at - scheduled_at)::float8 AS lag
+            FROM (SELECT delay_ms / 1000.0 AS lag
                   FROM website_tick
                   WHERE scheduled_at >= $1 AND scheduled_at < $2) t
             """,

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "5/minute"
 
+    tick_retention_days: int = Field(default=30, ge=1, le=3650)
+    hourly_retention_days: int = Field(default=400, ge=1, le=36500)
+    daily_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    housekeeping_interval_seconds: float = Field(default=300, ge=1, le=86_400)
+
     # The address people reach the service at, e.g. https://status.example.com; with
     # https, the web session and CSRF cookies are marked Secure.
     public_url: str | None = None
@@ -130,6 +135,12 @@ class Settings(BaseSettings):
                 "(e.g. 10/minute;100/hour)"
             )
         return value
+
+    @field_validator("daily_retention_days", mode="before")
+    @classmethod
+    def _unset_daily_retention(cls, value: Any) -> Any:
+        # DAILY_RETENTION_DAYS= (empty) means keep daily rollups forever, like unset.
+        return None if value == "" else value
 
     @field_validator("metrics_token")
     @classmethod

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from betteruptime.db.models import Region, WebsiteStatus, WebsiteTick
+from betteruptime.db.models import Region, WebsiteStatus
+from betteruptime.db.ticks import TickRow, write_ticks
 from betteruptime.rules.status import FRESHNESS_GRACE, Status
 from tests.api.conftest import Api, Client, create_website
 
@@ -129,23 +130,20 @@ async def test_freshness_uses_the_websites_interval(api: Api, owner: Client) -> 
 
 
 async def _add_ticks(api: Api, website_id: str, count: int) -> list[datetime]:
+    """Store count ticks through the worker's writer, alternating regions; return slots."""
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     times = [base + timedelta(seconds=10 * i) for i in range(count)]
-    async with api.session() as session:
-        session.add_all(
-            WebsiteTick(
-                website_id=uuid.UUID(website_id),
-                region_id="eu" if i % 2 else "us",
-                status=Status.DOWN if i % 3 == 0 else Status.UP,
-                status_code=500 if i % 3 == 0 else 200,
-                response_time_ms=i,
-                error=None,
-                checked_at=when,
-                message_id=f"{i}-0",
-            )
-            for i, when in enumerate(times)
+    for i, when in enumerate(times):
+        row = TickRow(
+            website_id=uuid.UUID(website_id),
+            status=Status.DOWN if i % 3 == 0 else Status.UP,
+            status_code=500 if i % 3 == 0 else 200,
+            response_time_ms=i,
+            error="status 500" if i % 3 == 0 else None,
+            scheduled_at=when,
+            checked_at=when + timedelta(milliseconds=250 + i),
         )
-        await session.commit()
+        await write_ticks(api.state.engine, "eu" if i % 2 else "us", [row])
     return times
 
 
@@ -156,15 +154,19 @@ async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) ->
     path = f"/website/{site['id']}/ticks"
 
     first = (await owner.get(path, params={"limit": 3})).json()
-    assert [_ts(t["checked_at"]) for t in first["items"]] == times[::-1][:3]
+    assert [_ts(t["scheduled_at"]) for t in first["items"]] == times[::-1][:3]
     assert first["items"][0] == {
         "region_id": "us",
         "status": "DOWN",
         "status_code": 500,
         "response_time_ms": 6,
-        "error": None,
+        "error": "status 500",
+        "scheduled_at": first["items"][0]["scheduled_at"],
         "checked_at": first["items"][0]["checked_at"],
     }
+    # checked_at is stored as milliseconds after the slot, and read back exactly.
+    assert _ts(first["items"][0]["checked_at"]) == times[6] + timedelta(milliseconds=256)
+    assert first["items"][1]["error"] is None
 
     seen: list[datetime] = []
     cursor: str | None = None
@@ -173,7 +175,7 @@ async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) ->
         if cursor is not None:
             params["before"] = cursor
         page = (await owner.get(path, params=params)).json()
-        seen += [_ts(t["checked_at"]) for t in page["items"]]
+        seen += [_ts(t["scheduled_at"]) for t in page["items"]]
         cursor = page["next_before"]
         if cursor is None:
             break
@@ -182,7 +184,7 @@ async def test_ticks_newest_first_with_before_paging(api: Api, owner: Client) ->
     # `before` without an offset is read as UTC.
     naive = times[3].replace(tzinfo=None).isoformat()
     older = (await owner.get(path, params={"before": naive})).json()["items"]
-    assert [_ts(t["checked_at"]) for t in older] == times[:3][::-1]
+    assert [_ts(t["scheduled_at"]) for t in older] == times[:3][::-1]
 
 
 async def test_ticks_page_size_is_bounded(api: Api, owner: Client) -> None:
@@ -214,25 +216,19 @@ async def test_ticks_of_another_users_website_are_404(
     assert (await other.get(f"/website/{site['id']}/ticks")).status_code == 404
 
 
-async def _add_ticks_at(api: Api, website_id: str, times: list[datetime]) -> None:
-    """Store one tick per time; response_time_ms numbers them, so each is recognisable."""
-    async with api.session() as session:
-        for i, when in enumerate(times):
-            session.add(
-                WebsiteTick(
-                    website_id=uuid.UUID(website_id),
-                    region_id="eu",
-                    status=Status.UP,
-                    status_code=200,
-                    response_time_ms=i,
-                    error=None,
-                    checked_at=when,
-                    message_id=f"{i}-0",
-                )
-            )
-            # One flush per tick, so ids grow in list order on every database.
-            await session.flush()
-        await session.commit()
+async def _add_ticks_at(api: Api, website_id: str, at: list[tuple[datetime, str]]) -> None:
+    """Store one tick per (slot, region); response_time_ms numbers them in list order."""
+    for i, (when, region) in enumerate(at):
+        row = TickRow(
+            website_id=uuid.UUID(website_id),
+            status=Status.UP,
+            status_code=200,
+            response_time_ms=i,
+            error=None,
+            scheduled_at=when,
+            checked_at=when,
+        )
+        await write_ticks(api.state.engine, region, [row])
 
 
 async def _pages(owner: Client, path: str, limit: int) -> list[list[dict[str, Any]]]:
@@ -250,17 +246,19 @@ async def _pages(owner: Client, path: str, limit: int) -> list[list[dict[str, An
 
 async def test_cursor_never_skips_nor_repeats_ticks_sharing_a_time(api: Api, owner: Client) -> None:
     site = await create_website(owner)
-    await _add_regions(api, "eu")
-    shared = datetime.now(UTC).replace(microsecond=123456) - timedelta(minutes=5)
-    # Two older ticks, twelve at one instant (more than two pages of five), one newer.
-    times = [shared - timedelta(seconds=20), shared - timedelta(seconds=10)]
-    times += [shared] * 12 + [shared + timedelta(seconds=10)]
-    await _add_ticks_at(api, site["id"], times)
+    regions = [f"r{n:02d}" for n in range(12)]
+    await _add_regions(api, "eu", *regions)
+    shared = datetime.now(UTC).replace(microsecond=123000) - timedelta(minutes=5)
+    # Two older ticks, twelve of one slot from twelve regions (more than two pages of
+    # five), one newer.
+    at = [(shared - timedelta(seconds=20), "eu"), (shared - timedelta(seconds=10), "eu")]
+    at += [(shared, region) for region in regions] + [(shared + timedelta(seconds=10), "eu")]
+    await _add_ticks_at(api, site["id"], at)
 
     pages = await _pages(owner, f"/website/{site['id']}/ticks", 5)
     assert [len(p) for p in pages] == [5, 5, 5, 0]
     seen = [t["response_time_ms"] for page in pages for t in page]
-    # Newest first; ticks of the same instant newest-stored first; each exactly once.
+    # Newest first; ticks of the same slot by region, last first; each exactly once.
     assert seen == [14, *range(13, 1, -1), 1, 0]
 
     # `before` keeps its documented meaning: strictly older than the time given.
@@ -274,8 +272,9 @@ async def test_cursor_never_skips_nor_repeats_ticks_sharing_a_time(api: Api, own
         {"cursor": "not-a-cursor"},
         {"cursor": ""},
         {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00|5").decode()},
-        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|-5").decode()},
-        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|" + b"9" * 30).decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|").decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|" + b"9" * 65).decode()},
+        {"cursor": base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|eu\n").decode()},
         {"cursor": base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|5").decode()},
         {"cursor": "x" * 201},
         {"cursor": "AAAA", "before": "2030-01-01T00:00:00Z"},

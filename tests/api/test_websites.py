@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from betteruptime.db.models import Region, Website, WebsiteTick
+from betteruptime.db.ticks import TickRow, write_ticks
 from betteruptime.rules.status import Status
 from tests.api.conftest import Api, AppFactory, Client, create_website
 
@@ -376,21 +377,35 @@ async def test_patch_to_a_url_the_owner_already_has_is_409(api: Api, owner: Clie
 
 async def test_delete_removes_the_websites_ticks(api: Api, owner: Client) -> None:
     site = await create_website(owner)
+    kept = await create_website(owner, "https://kept.example.com")
     async with api.session() as session:
         session.add(Region(id="eu", name="Europe"))
-        session.add(
-            WebsiteTick(
-                website_id=uuid.UUID(site["id"]),
-                region_id="eu",
-                status=Status.UP,
-                checked_at=datetime.now(UTC),
-                message_id="1-0",
-            )
-        )
         await session.commit()
+    now = datetime.now(UTC)
+    # Ticks on two days: on PostgreSQL they live in two partitions.
+    for website_id in (site["id"], kept["id"]):
+        rows = [
+            TickRow(
+                website_id=uuid.UUID(website_id),
+                status=Status.UP,
+                status_code=200,
+                response_time_ms=5,
+                error=None,
+                scheduled_at=now - timedelta(days=days),
+                checked_at=now - timedelta(days=days),
+            )
+            for days in (0, 1)
+        ]
+        await write_ticks(api.state.engine, "eu", rows)
+    assert await api.count(WebsiteTick) == 4
     assert (await owner.delete(f"/website/{site['id']}")).status_code == 204
     async with api.session() as session:
-        assert list(await session.scalars(select(WebsiteTick))) == []
+        refs = set(await session.scalars(select(WebsiteTick.website_ref)))
+        kept_ref = await session.scalar(
+            select(Website.ref).where(Website.id == uuid.UUID(kept["id"]))
+        )
+    assert refs == {kept_ref}
+    assert await api.count(WebsiteTick) == 2
 
 
 async def test_pagination_is_stable_and_bounded(owner: Client) -> None:

@@ -130,6 +130,19 @@ async def test_web_pages_runs() -> None:
 
 
 @pytest.mark.usefixtures("servers")
+async def test_storage_runs() -> None:
+    from bench import storage
+
+    figures = await storage.run(storage.QUICK)
+    _check(figures, "storage", 6)
+    packed, written = figures[0], figures[1]
+    assert packed.details["ticks"] == 50 * 2 * 100
+    # Tiny sizes mean mostly empty pages; the figures only have to be real numbers.
+    assert packed.value > 0 and written.value > 0
+    assert all(f.details["rows_per_second_before"] > 0 for f in figures[2:])
+
+
+@pytest.mark.usefixtures("servers")
 async def test_memory_runs() -> None:
     from bench import memory
 

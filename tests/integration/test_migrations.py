@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, Uuid, bindparam, inspect, text
 
-from betteruptime.db.migrate import alembic_config, upgrade_to_head
+from betteruptime.db.migrate import alembic_config, include_name, upgrade_to_head
 from betteruptime.db.models import Base, UTCDateTime
+from betteruptime.db.partitions import is_partition_name, partition_name
 from betteruptime.db.session import create_engine
 from tests.conftest import async_url
 
@@ -23,6 +24,7 @@ TABLES = {
     "website",
     "region",
     "website_tick",
+    "tick_error",
     "website_status",
     "status_page",
     "status_page_website",
@@ -31,12 +33,18 @@ TABLES = {
 
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    opts = {"compare_type": True, "include_name": include_name}
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, Base.metadata))
 
 
 def _tables(connection: Connection) -> set[str]:
-    return set(inspect(connection).get_table_names())
+    """Return the tables, daily tick partitions (made by SQL, not models) left out."""
+    return {t for t in inspect(connection).get_table_names() if not is_partition_name(t)}
+
+
+def _partitions(connection: Connection) -> set[str]:
+    return {t for t in inspect(connection).get_table_names() if is_partition_name(t)}
 
 
 async def _upgrade_and_compare(url: str) -> None:
@@ -47,6 +55,16 @@ async def _upgrade_and_compare(url: str) -> None:
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == TABLES
             assert await conn.run_sync(_diff) == []
+            # PostgreSQL: today's partition and the next ones exist; SQLite has none.
+            today = datetime.now(UTC).date()
+            expected = (
+                {partition_name(today + timedelta(days=n)) for n in range(4)}
+                if engine.dialect.name == "postgresql"
+                else set()
+            )
+            assert expected <= await conn.run_sync(_partitions)
+            if not expected:
+                assert await conn.run_sync(_partitions) == set()
     finally:
         await engine.dispose()
 

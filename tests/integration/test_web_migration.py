@@ -36,11 +36,16 @@ async def test_existing_websites_get_distinct_badge_keys(tmp_path: Path) -> None
                 await conn.execute(
                     text(
                         "INSERT INTO website (id, owner_id, url, name, interval_seconds, "
-                        "timeout_seconds, enabled, created_at, next_check_at) VALUES "
+                        "timeout_seconds, enabled, created_at, next_check_at, ref) VALUES "
                         "(:id, :owner, :url, NULL, 60, 10, 1, '2026-01-01 00:00:00', "
-                        "'2026-01-01 00:00:00')"
+                        "'2026-01-01 00:00:00', :ref)"
                     ),
-                    {"id": uuid.uuid4().hex, "owner": user, "url": f"https://{i}.example/"},
+                    {
+                        "id": uuid.uuid4().hex,
+                        "owner": user,
+                        "url": f"https://{i}.example/",
+                        "ref": i + 1,
+                    },
                 )
         await upgrade_to_head(engine)
         async with engine.connect() as conn:

@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from betteruptime.db.models import User, Website, WebsiteTick
+from betteruptime.db.models import User, Website
+from betteruptime.db.ticks import all_ticks
+from betteruptime.queue.base import decode_job
+from betteruptime.rules.status import Status
 from tests.conftest import unavailable
 
 
@@ -75,11 +78,48 @@ async def create_websites(
     return ids
 
 
-async def ticks(engine: AsyncEngine) -> list[WebsiteTick]:
+@dataclass(frozen=True)
+class StoredTick:
+    """A stored tick with ids and texts resolved: what the tests compare."""
+
+    website_id: uuid.UUID
+    region_id: str
+    status: Status
+    status_code: int | None
+    response_time_ms: int | None
+    error: str | None
+    scheduled_at: datetime
+    checked_at: datetime
+
+    @property
+    def job_key(self) -> tuple[uuid.UUID, datetime]:
+        """Return (website id, scheduled time): what identifies the job it answers."""
+        return (self.website_id, self.scheduled_at)
+
+
+async def ticks(engine: AsyncEngine) -> list[StoredTick]:
     """Return every stored tick."""
     async with engine.connect() as conn:
-        result = await conn.execute(select(WebsiteTick.__table__))
-        return [WebsiteTick(**row._mapping) for row in result]
+        rows = await all_ticks(conn)
+    return [
+        StoredTick(
+            website_id=website_id,
+            region_id=t.region_id,
+            status=t.status,
+            status_code=t.status_code,
+            response_time_ms=t.response_time_ms,
+            error=t.error,
+            scheduled_at=t.scheduled_at,
+            checked_at=t.checked_at,
+        )
+        for website_id, t in rows
+    ]
+
+
+def job_key(fields: dict[str, str]) -> tuple[uuid.UUID, datetime]:
+    """Return (website id, scheduled time) of a stream entry's job, as a tick stores it."""
+    job = decode_job(fields)
+    return (job.website_id, job.scheduled_at)
 
 
 def free_port() -> int:

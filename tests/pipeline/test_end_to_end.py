@@ -141,8 +141,8 @@ async def test_websites_get_ticks_from_both_regions_and_status_reports_them(
             else:
                 assert tick.status == Status.DOWN
                 assert tick.error == "timeout"
-    # Every message id appears once per region: no tick written twice.
-    keys = [(t.region_id, t.message_id) for t in all_ticks]
+    # Every job appears once per region: no tick written twice.
+    keys = [(t.region_id, *t.job_key) for t in all_ticks]
     assert len(keys) == len(set(keys))
 
     expected = {"up": "UP", "down": "DOWN", "closed": "DOWN", "slow": "DOWN"}

@@ -32,6 +32,7 @@ from tests.pipeline.helpers import (
     create_user,
     create_websites,
     http_targets,
+    job_key,
     pending_ids,
     stream_entries,
     ticks,
@@ -139,14 +140,18 @@ async def test_redis_restarted_empty_group_is_recreated_and_checking_resumes(
 
 
 async def acked_without_tick(engine: AsyncEngine, client: aioredis.Redis, key: str) -> set[str]:
-    """Return message ids the group acknowledged although no tick stores them."""
+    """Return message ids the group acknowledged although no tick stores their job."""
     (group,) = await client.xinfo_groups(key)
     last = tuple(int(p) for p in str(group["last-delivered-id"]).split("-"))
     entries = await stream_entries(client, key)
-    delivered = {mid for mid, _ in entries if tuple(int(p) for p in mid.split("-")) <= last}
+    delivered = {
+        mid: job_key(fields)
+        for mid, fields in entries
+        if tuple(int(p) for p in mid.split("-")) <= last
+    }
     pending = await pending_ids(client, key, REGION)
-    stored = {t.message_id for t in await ticks(engine)}
-    return (delivered - pending) - stored
+    stored = {t.job_key for t in await ticks(engine) if t.region_id == REGION}
+    return {mid for mid, k in delivered.items() if mid not in pending and k not in stored}
 
 
 def via_proxy(plain_url: str, port: int) -> str:

@@ -61,3 +61,6 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
     assert (folder / "data" / "betteruptime.db").exists()
     assert '"queue": "LocalQueue"' in output
     assert '"worker stopped"' in output
+    # serve also runs housekeeping (retention; SQLite has no partitions to make).
+    assert '"housekeeping started"' in output
+    assert '"housekeeping stopped"' in output

@@ -17,10 +17,10 @@ from betteruptime.rules.status import Status
 from tests.pipeline.helpers import create_user, create_websites, ticks
 
 
-def row(website_id: uuid.UUID, message_id: str, status: Status, at: datetime) -> TickRow:
+def row(website_id: uuid.UUID, status: Status, at: datetime) -> TickRow:
+    """Return the result of the job scheduled one second before at, checked at at."""
     return TickRow(
         website_id=website_id,
-        message_id=message_id,
         status=status,
         status_code=200 if status is Status.UP else 503,
         response_time_ms=12,
@@ -52,9 +52,9 @@ async def test_redelivered_message_is_a_no_op_insert(engine: AsyncEngine) -> Non
     await register_region(engine, "eu")
     await register_region(engine, "us")
     t0 = datetime.now(UTC)
-    first = await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)])
-    again = await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)])
-    other_region = await write_ticks(engine, "us", [row(site, "1-0", Status.UP, t0)])
+    first = await write_ticks(engine, "eu", [row(site, Status.UP, t0)])
+    again = await write_ticks(engine, "eu", [row(site, Status.UP, t0)])
+    other_region = await write_ticks(engine, "us", [row(site, Status.UP, t0)])
     assert (first.inserted, again.inserted, other_region.inserted) == (1, 0, 1)
     assert len(await ticks(engine)) == 2
 
@@ -66,12 +66,12 @@ async def test_status_keeps_changed_at_until_a_flip_and_ignores_older_results(
     (site,) = await create_websites(engine, owner, ["http://127.0.0.1:1/"])
     await register_region(engine, "eu")
     t0 = datetime.now(UTC).replace(microsecond=0)
-    await write_ticks(engine, "eu", [row(site, "1-0", Status.UP, t0)])
-    await write_ticks(engine, "eu", [row(site, "2-0", Status.UP, t0 + timedelta(seconds=10))])
+    await write_ticks(engine, "eu", [row(site, Status.UP, t0)])
+    await write_ticks(engine, "eu", [row(site, Status.UP, t0 + timedelta(seconds=10))])
     st = await status_row(engine, site)
     assert (st.status, st.checked_at, st.changed_at) == (Status.UP, t0 + timedelta(seconds=10), t0)
 
-    await write_ticks(engine, "eu", [row(site, "3-0", Status.DOWN, t0 + timedelta(seconds=20))])
+    await write_ticks(engine, "eu", [row(site, Status.DOWN, t0 + timedelta(seconds=20))])
     st = await status_row(engine, site)
     assert (st.status, st.changed_at, st.error) == (
         Status.DOWN,
@@ -80,9 +80,7 @@ async def test_status_keeps_changed_at_until_a_flip_and_ignores_older_results(
     )
 
     # A late result (claimed from a dead worker) is stored as a tick but is not "latest".
-    late = await write_ticks(
-        engine, "eu", [row(site, "2-5", Status.UP, t0 + timedelta(seconds=15))]
-    )
+    late = await write_ticks(engine, "eu", [row(site, Status.UP, t0 + timedelta(seconds=15))])
     assert late.inserted == 1
     st = await status_row(engine, site)
     assert (st.status, st.checked_at) == (Status.DOWN, t0 + timedelta(seconds=20))
@@ -92,8 +90,8 @@ async def test_status_keeps_changed_at_until_a_flip_and_ignores_older_results(
         engine,
         "eu",
         [
-            row(site, "5-0", Status.UP, t0 + timedelta(seconds=40)),
-            row(site, "4-0", Status.DOWN, t0 + timedelta(seconds=30)),
+            row(site, Status.UP, t0 + timedelta(seconds=40)),
+            row(site, Status.DOWN, t0 + timedelta(seconds=30)),
         ],
     )
     st = await status_row(engine, site)
@@ -116,7 +114,7 @@ async def test_a_deleted_website_does_not_fail_the_batch(engine: AsyncEngine) ->
     result = await write_ticks(
         engine,
         "eu",
-        [row(kept, "1-0", Status.UP, now), row(gone, "1-1", Status.UP, now)],
+        [row(kept, Status.UP, now), row(gone, Status.UP, now)],
     )
     assert result.inserted == 1
     assert [t.website_id for t in await ticks(engine)] == [kept]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from tests.pipeline.helpers import (
     create_user,
     create_websites,
     http_targets,
+    job_key,
     spawn,
     stop_process,
     stream_entries,
@@ -63,15 +66,15 @@ async def setup(
     await client.aclose()
 
 
-async def push_all(s: Setup) -> list[str]:
-    """Push every due website once; return the stream's message ids."""
+async def push_all(s: Setup) -> list[tuple[uuid.UUID, datetime]]:
+    """Push every due website once; return the (website, scheduled time) of each message."""
     queue = RedisStreamQueue.from_url(s.env["REDIS_URL"], s.key)
     try:
         pusher = Pusher(s.engine, queue, PusherConfig(), PusherMetrics(CollectorRegistry()))
         await pusher.push_due()
     finally:
         await queue.close()
-    return [mid for mid, _ in await stream_entries(s.redis, s.key)]
+    return [job_key(fields) for _, fields in await stream_entries(s.redis, s.key)]
 
 
 async def pending(s: Setup) -> int:
@@ -88,8 +91,8 @@ async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
     urls = [s.targets.url(f"/fast/{i}") for i in range(15)]
     urls += [s.targets.url(f"/slow/{i}") for i in range(15)]
     await create_websites(s.engine, owner, urls, interval=300, timeout=3)
-    message_ids = await push_all(s)
-    assert len(message_ids) == 30
+    jobs = await push_all(s)
+    assert len(jobs) == 30
 
     first = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")
     try:
@@ -115,8 +118,9 @@ async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
         await wait_for(all_stored, 20, "the second worker to claim and store the rest")
     finally:
         assert await stop_process(second) == 0
-    stored = [t.message_id for t in await ticks(s.engine)]
-    assert sorted(stored) == sorted(message_ids)
+    # Exactly one tick per message: the stored keys are the pushed ones, none twice.
+    stored = [t.job_key for t in await ticks(s.engine)]
+    assert sorted(stored) == sorted(jobs)
     assert "claimed idle messages" in (tmp_path / "w2.log").read_text()
 
 
@@ -128,7 +132,7 @@ async def test_sigterm_finishes_in_flight_checks_then_writes_and_acks(
     await create_websites(
         s.engine, owner, [s.targets.url(f"/slow/{i}") for i in range(10)], interval=300, timeout=3
     )
-    message_ids = await push_all(s)
+    jobs = await push_all(s)
     worker = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")
     try:
 
@@ -140,7 +144,7 @@ async def test_sigterm_finishes_in_flight_checks_then_writes_and_acks(
     finally:
         code = await stop_process(worker)
     assert code == 0
-    assert sorted(t.message_id for t in await ticks(s.engine)) == sorted(message_ids)
+    assert sorted(t.job_key for t in await ticks(s.engine)) == sorted(jobs)
     assert await pending(s) == 0
     log = (tmp_path / "w1.log").read_text()
     assert '"worker stopped"' in log

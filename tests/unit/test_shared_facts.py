@@ -9,15 +9,16 @@ from sqlalchemy import String
 
 from betteruptime.checks.errors import CheckRefused, describe
 from betteruptime.config import Settings, SettingsError, load_settings
-from betteruptime.db.models import WebsiteStatus, WebsiteTick
+from betteruptime.db.models import TickError, WebsiteStatus
 from betteruptime.rules.checks import ERROR_MAX_LENGTH, MAX_TIMEOUT_SECONDS
 
 
 def test_a_check_error_fits_the_error_columns() -> None:
     text = describe(CheckRefused("x" * 10_000))
     assert len(text) == ERROR_MAX_LENGTH
-    for model in (WebsiteTick, WebsiteStatus):
-        column_type = model.__table__.c.error.type
+    # Ticks keep error texts once each in tick_error; the latest state keeps its own.
+    for column in (TickError.__table__.c.text, WebsiteStatus.__table__.c.error):
+        column_type = column.type
         assert isinstance(column_type, String)
         assert column_type.length == ERROR_MAX_LENGTH
 

@@ -93,7 +93,7 @@ class WebsitePage(BaseModel):
     offset: int
 
 
-class TickPublic(BaseModel):
+class RegionTick(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     region_id: str
@@ -102,6 +102,12 @@ class TickPublic(BaseModel):
     response_time_ms: int | None
     error: str | None
     checked_at: datetime
+
+
+class TickPublic(RegionTick):
+    """One stored check; `scheduled_at` is the slot it was checked for (ticks are paged by it)."""
+
+    scheduled_at: datetime
 
 
 class TickPage(BaseModel):
@@ -116,7 +122,7 @@ class TickPage(BaseModel):
     )
 
 
-class RegionStatus(TickPublic):
+class RegionStatus(RegionTick):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 
 from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
 from betteruptime.rules.status import Status
@@ -73,8 +80,33 @@ def new_badge_key() -> str:
     return secrets.token_urlsafe(18)
 
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
-BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+class NextRef(ColumnElement[int]):
+    """The next `ref` of a table, as SQL evaluated inside the INSERT that needs it.
+
+    PostgreSQL draws refs from the column's identity sequence, so concurrent inserts
+    never collide. SQLite has one writer at a time, so max + 1 inside the INSERT is
+    exclusive, but only row by row: SQLite engines are made with insertmanyvalues off
+    (db/session.py), so an executemany inserts one row per statement instead of one
+    multi-row VALUES list, whose rows would all read the same max.
+    """
+
+    inherit_cache = True
+    type = Integer()
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+
+@compiles(NextRef)
+def _next_ref_max(element: NextRef, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(SELECT coalesce(max(ref), 0) + 1 FROM {element.table})"  # noqa: S608 - built from constants, no input
+
+
+@compiles(NextRef, "postgresql")
+def _next_ref_postgres(element: NextRef, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"nextval('{element.table}_ref_seq')"
+
+
 StatusType = Enum(
     Status,
     name="status",
@@ -134,6 +166,8 @@ class Website(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A small surrogate of the id inside tick tables (4 bytes instead of 16).
+    ref: Mapped[int] = mapped_column(Integer, Identity(), default=NextRef("website"), unique=True)
     # The public name of the website's badges: knowing it reveals that one website's status
     # and uptime, nothing else; rotating it breaks every badge link already shared.
     badge_key: Mapped[str] = mapped_column(
@@ -146,26 +180,88 @@ class Region(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A small surrogate of the id inside tick tables; regions are few and register rarely.
+    ref: Mapped[int] = mapped_column(
+        SmallInteger, Identity(), default=NextRef("region"), unique=True
+    )
+
+
+class TickStatus(enum.IntEnum):
+    """A tick's status as stored: a small integer, not text."""
+
+    UP = 0
+    DOWN = 1
+    # Reserved: up but slower than its threshold; counted as up.
+    DEGRADED = 2
+
+
+TICK_STATUS_OF: dict[Status, TickStatus] = {Status.UP: TickStatus.UP, Status.DOWN: TickStatus.DOWN}
+
+
+def status_of_tick(value: int) -> Status:
+    """Return the API status of a stored tick status (DEGRADED reads as UP)."""
+    return Status.DOWN if value == TickStatus.DOWN else Status.UP
+
+
+class TickError(Base):
+    """Error texts of failed checks, stored once each: ticks carry only the id."""
+
+    __tablename__ = "tick_error"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    text: Mapped[str] = mapped_column(String(ERROR_MAX_LENGTH), unique=True)
 
 
 class WebsiteTick(Base):
+    """One check result: about 60 bytes of heap and 28 of index per row on PostgreSQL.
+
+    Columns are ordered widest first so PostgreSQL packs them without padding, and there
+    are at most eight so the null bitmap fits in the 24-byte tuple header. The primary
+    key is the only index: it deduplicates redeliveries (a redelivered message has the
+    same website, region and scheduled time) and serves per-website time reads. On
+    PostgreSQL the table is partitioned by UTC day of scheduled_at (see db/partitions.py);
+    the partitions are made by SQL, not by this model.
+    """
+
     __tablename__ = "website_tick"
     __table_args__ = (
-        # A redelivered message must not produce a second tick (at-most-once per region).
-        UniqueConstraint("region_id", "message_id"),
-        Index("ix_website_tick_website_checked", "website_id", "checked_at"),
+        PrimaryKeyConstraint("website_ref", "region_ref", "scheduled_at"),
+        {"postgresql_partition_by": "RANGE (scheduled_at)"},
     )
 
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    website_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("website.id", ondelete="CASCADE"))
-    region_id: Mapped[str] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"))
-    status: Mapped[Status] = mapped_column(StatusType)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    website_ref: Mapped[int] = mapped_column(Integer)
+    # checked_at - scheduled_at in milliseconds; see checked_at() and CHECKED_AT_SQL.
+    delay_ms: Mapped[int] = mapped_column(Integer)
     response_time_ms: Mapped[int | None] = mapped_column(Integer)
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(String(ERROR_MAX_LENGTH))
-    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    message_id: Mapped[str] = mapped_column(String(64))
+    error_id: Mapped[int | None] = mapped_column(Integer)
+    region_ref: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    status_code: Mapped[int | None] = mapped_column(SmallInteger)
+
+    @property
+    def checked_at(self) -> datetime:
+        """Return when the check finished."""
+        return self.scheduled_at + timedelta(milliseconds=self.delay_ms)
+
+
+# checked_at as SQL over website_tick columns, per dialect: for queries that need it
+# server-side. SQLite keeps timestamps as naive UTC text in SQLAlchemy's format.
+_CHECKED_AT = {
+    "postgresql": "({t}.scheduled_at + {t}.delay_ms * interval '1 millisecond')",
+    "sqlite": (
+        "(strftime('%Y-%m-%d %H:%M:%f', {t}.scheduled_at, "
+        "printf('%+.3f seconds', {t}.delay_ms / 1000.0)) || '000')"
+    ),
+}
+
+
+def checked_at_sql(dialect: str, alias: str = "t") -> str:
+    """Return checked_at as SQL over the website_tick columns of alias, for dialect."""
+    return _CHECKED_AT[dialect].format(t=alias)
+
+
+CHECKED_AT_SQL = {dialect: checked_at_sql(dialect) for dialect in _CHECKED_AT}
 
 
 class WebsiteStatus(Base):

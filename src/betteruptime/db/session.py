@@ -25,8 +25,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # NullPool: aiosqlite connections are cheap and a pool would pin them to one loop.
+        # No insertmanyvalues: rows of one multi-row VALUES list would all read the same
+        # max(ref) when allocating website and region refs (see models.NextRef).
         engine = create_async_engine(
-            url, poolclass=NullPool, connect_args={"timeout": 30}, hide_parameters=True
+            url,
+            poolclass=NullPool,
+            connect_args={"timeout": 30},
+            hide_parameters=True,
+            use_insertmanyvalues=False,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

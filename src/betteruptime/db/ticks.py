@@ -1,4 +1,5 @@
-"""Ticks: batch writes of check results (plus the latest state per region), and reads."""
+"""Batch writes of check results (ticks plus the latest state per website and region),
+and the reads and deletes of stored ticks."""
 
 from __future__ import annotations
 
@@ -9,26 +10,41 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, or_, select, text
+import sqlalchemy as sa
+from sqlalchemy import Uuid, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from betteruptime.db.models import Region, UTCDateTime, WebsiteTick
+from betteruptime.db import partitions
+from betteruptime.db.models import (
+    TICK_STATUS_OF,
+    Region,
+    TickError,
+    TickStatus,
+    UTCDateTime,
+    Website,
+    WebsiteTick,
+    checked_at_sql,
+    status_of_tick,
+)
 from betteruptime.rules.checks import ERROR_MAX_LENGTH
 from betteruptime.rules.status import Status
+
+# checked_at is stored as milliseconds after scheduled_at in an int4 column.
+_DELAY_LIMIT_MS = 2**31 - 1
 
 
 @dataclass(slots=True)  # not frozen: one per check, and frozen __init__ is slow
 class TickRow:
-    """One check result of one message, ready to store."""
+    """One check result of one job, ready to store."""
 
     website_id: uuid.UUID
-    message_id: str
     status: Status
     status_code: int | None
     response_time_ms: int | None
     error: str | None
-    scheduled_at: datetime | None
+    # The job's slot: identical on every redelivery, so it is the deduplication key.
+    scheduled_at: datetime
     checked_at: datetime
 
 
@@ -40,36 +56,87 @@ class WriteResult:
     status_updated: int
 
 
-# One statement, so one round trip and one implicit transaction: ticks and website_status
-# are written together or not at all. Rows of websites deleted meanwhile are dropped by
-# the filter instead of failing the batch on the foreign key; the filter probes the
-# primary key with the batch's ids (= ANY), because a join let the planner hash the
-# whole website table on every batch, a cost that grew with the number of websites.
-# Status rows are upserted in website_id order so two workers writing overlapping
-# batches lock rows in the same order (no deadlock), and an older result never
-# overwrites a newer one.
+@dataclass(frozen=True, slots=True)
+class TickView:
+    """A stored tick as the API shows it: ids and texts instead of refs."""
+
+    region_id: str
+    status: Status
+    status_code: int | None
+    response_time_ms: int | None
+    error: str | None
+    scheduled_at: datetime
+    checked_at: datetime
+
+
+def delay_ms(row: TickRow) -> int:
+    """Return checked_at - scheduled_at in whole milliseconds, clamped to the column."""
+    ms = round((row.checked_at - row.scheduled_at) / timedelta(milliseconds=1))
+    return max(-_DELAY_LIMIT_MS, min(_DELAY_LIMIT_MS, ms))
+
+
+def _error(value: str | None) -> str | None:
+    return value[:ERROR_MAX_LENGTH] if value is not None else None
+
+
+def _status_code(value: int | None) -> int | None:
+    # smallint column; anything outside HTTP's range is not a status code worth keeping.
+    return value if value is not None and 0 <= value <= 32767 else None
+
+
+# One statement, so one round trip and one implicit transaction: ticks, new error texts
+# and website_status are written together or not at all.
+# - Websites are joined by id (their primary key), which turns ids into refs and drops
+#   rows of websites deleted meanwhile. FOR KEY SHARE (what a foreign key check takes)
+#   orders this write against a website's deletion: the deletion waits for this commit
+#   and then deletes these ticks too, or this write waits for the deletion and skips the
+#   row. Without it a tick written during a deletion would outlive its website. The
+#   region's ref is one InitPlan lookup.
+# - Error texts missing from tick_error are inserted here. ON CONFLICT DO UPDATE (not DO
+#   NOTHING) because a text another writer committed after this statement's snapshot
+#   would otherwise come back neither from RETURNING nor from the snapshot's SELECT.
+# - Ticks go in ordered by key; ON CONFLICT DO NOTHING on the primary key (website_ref,
+#   region_ref, scheduled_at) drops redeliveries.
+# - Status rows are upserted in website_id order so two workers writing overlapping
+#   batches lock rows in the same order (no deadlock), and an older result never
+#   overwrites a newer one.
 _PG_WRITE = """
 WITH r AS (
-    SELECT r.*
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
-                $7::timestamptz[], $8::timestamptz[])
-         AS r(website_id, message_id, status, status_code, response_time_ms, error,
-              scheduled_at, checked_at)
-    WHERE r.website_id IN (SELECT id FROM website WHERE id = ANY($1::uuid[]))
+    SELECT w.ref AS website_ref, r.*
+    FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::int4[], $5::text[],
+                $6::timestamptz[], $7::int4[], $8::timestamptz[])
+         AS r(website_id, status, status_code, response_time_ms, error,
+              scheduled_at, delay_ms, checked_at)
+    JOIN website w ON w.id = r.website_id
+    FOR KEY SHARE OF w
+), new_errors AS (
+    INSERT INTO tick_error (text)
+    SELECT DISTINCT r.error FROM r
+    WHERE r.error IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM tick_error e WHERE e.text = r.error)
+    ORDER BY r.error
+    ON CONFLICT (text) DO UPDATE SET text = EXCLUDED.text
+    RETURNING id, text
+), errors AS (
+    SELECT id, text FROM new_errors
+    UNION ALL
+    SELECT id, text FROM tick_error
+    WHERE text IN (SELECT error FROM r WHERE error IS NOT NULL)
 ), ins AS (
-    INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
-                              error, scheduled_at, checked_at, message_id)
-    SELECT website_id, $9, status, status_code, response_time_ms, error, scheduled_at,
-           checked_at, message_id
-    FROM r
-    ORDER BY message_id
-    ON CONFLICT (region_id, message_id) DO NOTHING
+    INSERT INTO website_tick (scheduled_at, website_ref, delay_ms, response_time_ms,
+                              error_id, region_ref, status, status_code)
+    SELECT r.scheduled_at, r.website_ref, r.delay_ms, r.response_time_ms, e.id,
+           (SELECT ref FROM region WHERE id = $9), r.status, r.status_code
+    FROM r LEFT JOIN errors e ON e.text = r.error
+    ORDER BY r.website_ref, r.scheduled_at
+    ON CONFLICT DO NOTHING
     RETURNING 1
 ), st AS (
     INSERT INTO website_status AS s (website_id, region_id, status, status_code,
                                      response_time_ms, error, checked_at, changed_at)
-    SELECT DISTINCT ON (website_id) website_id, $9, status, status_code, response_time_ms,
-           error, checked_at, checked_at
+    SELECT DISTINCT ON (website_id) website_id, $9,
+           CASE WHEN status = 1 THEN 'DOWN' ELSE 'UP' END,
+           status_code, response_time_ms, error, checked_at, checked_at
     FROM r
     ORDER BY website_id, checked_at DESC
     ON CONFLICT (website_id, region_id) DO UPDATE SET
@@ -86,26 +153,28 @@ WITH r AS (
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM st) AS status_updated
 """
 
+_SQLITE_ERROR = text("INSERT INTO tick_error (text) VALUES (:text) ON CONFLICT (text) DO NOTHING")
+
 _SQLITE_TICK = text(
     """
-    INSERT INTO website_tick (website_id, region_id, status, status_code, response_time_ms,
-                              error, scheduled_at, checked_at, message_id)
-    SELECT :website_id, :region_id, :status, :status_code, :response_time_ms, :error,
-           :scheduled_at, :checked_at, :message_id
-    WHERE EXISTS (SELECT 1 FROM website WHERE id = :website_id)
-    ON CONFLICT (region_id, message_id) DO NOTHING
+    INSERT INTO website_tick (scheduled_at, website_ref, delay_ms, response_time_ms,
+                              error_id, region_ref, status, status_code)
+    SELECT :scheduled_at, w.ref, :delay_ms, :response_time_ms,
+           (SELECT id FROM tick_error WHERE text = :error), :region_ref, :status,
+           :status_code
+    FROM website w WHERE w.id = :website_id
+    ON CONFLICT DO NOTHING
     """
 ).bindparams(
     bindparam("website_id", type_=Uuid()),
     bindparam("scheduled_at", type_=UTCDateTime()),
-    bindparam("checked_at", type_=UTCDateTime()),
 )
 
 _SQLITE_STATUS = text(
     """
     INSERT INTO website_status (website_id, region_id, status, status_code, response_time_ms,
                                 error, checked_at, changed_at)
-    SELECT :website_id, :region_id, :status, :status_code, :response_time_ms, :error,
+    SELECT :website_id, :region_id, :status_text, :status_code, :response_time_ms, :error,
            :checked_at, :checked_at
     WHERE EXISTS (SELECT 1 FROM website WHERE id = :website_id)
     ON CONFLICT (website_id, region_id) DO UPDATE SET
@@ -124,15 +193,23 @@ _SQLITE_STATUS = text(
 )
 
 
-def _error(value: str | None) -> str | None:
-    return value[:ERROR_MAX_LENGTH] if value is not None else None
-
-
 async def write_ticks(engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]) -> WriteResult:
-    """Store a batch of results atomically; redelivered messages are no-op inserts."""
+    """Store a batch of results atomically; return how many ticks were new.
+
+    Redelivered jobs are no-op inserts. On PostgreSQL a tick scheduled on a day without
+    a partition (housekeeping late or not running) gets its partition made here, so a
+    write never fails for that.
+    """
     if not rows:
         return WriteResult(0, 0)
     if engine.dialect.name == "postgresql":
+        try:
+            return await _write_postgres(engine, region_id, rows)
+        except Exception as exc:  # the driver's own error type: asyncpg CheckViolationError
+            if "no partition of relation" not in str(exc):
+                raise
+        days = {partitions.utc_day(r.scheduled_at) for r in rows}
+        await partitions.create_partitions(engine, sorted(days))
         return await _write_postgres(engine, region_id, rows)
     return await _write_sqlite(engine, region_id, rows)
 
@@ -146,12 +223,12 @@ async def _write_postgres(
         record = await apg.fetchrow(
             _PG_WRITE,
             [r.website_id for r in rows],
-            [r.message_id for r in rows],
-            [r.status.value for r in rows],
-            [r.status_code for r in rows],
+            [TICK_STATUS_OF.get(r.status, TickStatus.DOWN).value for r in rows],
+            [_status_code(r.status_code) for r in rows],
             [r.response_time_ms for r in rows],
             [_error(r.error) for r in rows],
             [r.scheduled_at for r in rows],
+            [delay_ms(r) for r in rows],
             [r.checked_at for r in rows],
             region_id,
         )
@@ -161,21 +238,27 @@ async def _write_postgres(
 async def _write_sqlite(
     engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
 ) -> WriteResult:
-    params = [
-        {
-            "website_id": r.website_id,
-            "region_id": region_id,
-            "status": r.status.value,
-            "status_code": r.status_code,
-            "response_time_ms": r.response_time_ms,
-            "error": _error(r.error),
-            "scheduled_at": r.scheduled_at,
-            "checked_at": r.checked_at,
-            "message_id": r.message_id,
-        }
-        for r in rows
-    ]
     async with engine.begin() as conn:
+        region_ref = await conn.scalar(sa.select(Region.ref).where(Region.id == region_id))
+        errors = sorted({e for r in rows if (e := _error(r.error)) is not None})
+        if errors:
+            await conn.execute(_SQLITE_ERROR, [{"text": e} for e in errors])
+        params = [
+            {
+                "website_id": r.website_id,
+                "region_id": region_id,
+                "region_ref": region_ref,
+                "status": TICK_STATUS_OF.get(r.status, TickStatus.DOWN).value,
+                "status_text": r.status.value,
+                "status_code": _status_code(r.status_code),
+                "response_time_ms": r.response_time_ms,
+                "error": _error(r.error),
+                "scheduled_at": r.scheduled_at,
+                "delay_ms": delay_ms(r),
+                "checked_at": r.checked_at,
+            }
+            for r in rows
+        ]
         ticks = await conn.execute(_SQLITE_TICK, params)
         status = await conn.execute(
             _SQLITE_STATUS, sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
@@ -186,29 +269,61 @@ async def _write_sqlite(
 async def register_region(engine: AsyncEngine, region_id: str, name: str | None = None) -> bool:
     """Insert the region unless it exists; return True when this call created it."""
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    # ON CONFLICT DO NOTHING: two workers of a new region starting at once both succeed.
-    stmt = insert(Region).values(id=region_id, name=name or region_id)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["id"])
     async with engine.begin() as conn:
+        # Look first: an INSERT that conflicts still draws a ref from the sequence, and
+        # a smallint sequence must not be used up by every worker start.
+        if await conn.scalar(sa.select(Region.ref).where(Region.id == region_id)) is not None:
+            return False
+        # ON CONFLICT DO NOTHING: two workers of a new region starting at once both succeed.
+        stmt = insert(Region).values(id=region_id, name=name or region_id)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["id"])
         result = await conn.execute(stmt)
     return bool(result.rowcount)
 
 
+def _tick_columns() -> list[Any]:
+    return [
+        Region.id.label("region_id"),
+        WebsiteTick.status,
+        WebsiteTick.status_code,
+        WebsiteTick.response_time_ms,
+        TickError.text.label("error"),
+        WebsiteTick.scheduled_at,
+        WebsiteTick.delay_ms,
+    ]
+
+
+def _view(row: Any) -> TickView:
+    return TickView(
+        region_id=row.region_id,
+        status=status_of_tick(row.status),
+        status_code=row.status_code,
+        response_time_ms=row.response_time_ms,
+        error=row.error,
+        scheduled_at=row.scheduled_at,
+        checked_at=row.scheduled_at + timedelta(milliseconds=row.delay_ms),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TickCursor:
-    """A position in a website's ticks, newest first: the last tick of a page."""
+    """A position in a website's ticks, newest first: the last tick of a page.
 
-    checked_at: datetime
-    id: int
+    Ticks are ordered by (scheduled_at, region) descending, which the primary key serves;
+    a website has at most one tick per region and slot, so the pair is unique.
+    """
+
+    scheduled_at: datetime
+    region_id: str
 
     @classmethod
-    def of(cls, tick: WebsiteTick) -> TickCursor:
+    def of(cls, tick: TickView) -> TickCursor:
         """Return the cursor just past this tick."""
-        return cls(tick.checked_at, tick.id)
+        return cls(tick.scheduled_at, tick.region_id)
 
     def encode(self) -> str:
         """Return the cursor as an opaque, URL-safe string."""
-        raw = f"{self.checked_at.isoformat()}|{self.id}".encode()
+        raw = f"{self.scheduled_at.isoformat()}|{self.region_id}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -218,15 +333,15 @@ class TickCursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         except (ValueError, UnicodeDecodeError):
             raise ValueError("not a cursor") from None
-        when, sep, tick_id = raw.partition("|")
-        checked_at = datetime.fromisoformat(when)
+        when, sep, region_id = raw.partition("|")
+        scheduled_at = datetime.fromisoformat(when)
         # Cursors are made in UTC: anything else would only be a hand-made one, and its
-        # conversion could overflow. Ids are bigint keys.
-        if not sep or checked_at.utcoffset() != timedelta(0):
+        # conversion could overflow. Region ids are at most 64 printable characters.
+        if not sep or scheduled_at.utcoffset() != timedelta(0):
             raise ValueError("not a cursor")
-        if not (tick_id.isascii() and tick_id.isdigit() and int(tick_id) < 2**63):
+        if not (0 < len(region_id) <= 64 and region_id.isprintable()):
             raise ValueError("not a cursor")
-        return cls(checked_at.astimezone(UTC), int(tick_id))
+        return cls(scheduled_at.astimezone(UTC), region_id)
 
 
 async def list_ticks(
@@ -236,23 +351,90 @@ async def list_ticks(
     *,
     before: datetime | None = None,
     after: TickCursor | None = None,
-) -> list[WebsiteTick]:
-    """Return up to limit of the website's ticks, newest first (ties: highest id first).
+) -> list[TickView]:
+    """Return up to limit of the website's ticks, newest first by (scheduled_at, region).
 
     `before` keeps ticks checked earlier than a time; `after` keeps ticks that come after
-    the cursor in this order, so ticks sharing a checked_at on a page boundary are neither
-    skipped nor repeated.
+    the cursor in this order, so ticks sharing a slot on a page boundary are neither
+    skipped nor repeated. On PostgreSQL each region's newest ticks are read from the
+    primary key (website_ref, region_ref, scheduled_at) backwards, at most limit per
+    region, then merged: a page costs regions x limit index entries, whatever the length
+    of the history. SQLite has no LATERAL; its histories are small, so it sorts the
+    website's ticks.
     """
-    query = select(WebsiteTick).where(WebsiteTick.website_id == website_id)
+    website_ref = sa.select(Website.ref).where(Website.id == website_id).scalar_subquery()
+    dialect = session.get_bind().dialect.name
+    checked_at: Any = sa.literal_column(checked_at_sql(dialect, "website_tick"))
+    conditions: list[Any] = [WebsiteTick.website_ref == website_ref]
     if before is not None:
-        query = query.where(WebsiteTick.checked_at < before)
+        # A check finishes after its slot, so the slot bound lets the index skip ahead.
+        bound = sa.bindparam("before", before, type_=UTCDateTime())
+        conditions += [WebsiteTick.scheduled_at < before, checked_at < bound]
     if after is not None:
         # The first condition alone bounds the index range scan; the second breaks ties.
-        query = query.where(
-            WebsiteTick.checked_at <= after.checked_at,
-            or_(WebsiteTick.checked_at < after.checked_at, WebsiteTick.id < after.id),
+        conditions += [
+            WebsiteTick.scheduled_at <= after.scheduled_at,
+            sa.or_(WebsiteTick.scheduled_at < after.scheduled_at, Region.id < after.region_id),
+        ]
+    if dialect != "postgresql":
+        query = (
+            sa.select(*_tick_columns())
+            .select_from(WebsiteTick)
+            .join(Region, Region.ref == WebsiteTick.region_ref)
+            .outerjoin(TickError, TickError.id == WebsiteTick.error_id)
+            .where(*conditions)
+            .order_by(WebsiteTick.scheduled_at.desc(), Region.id.desc())
+            .limit(limit)
         )
-    rows = await session.scalars(
-        query.order_by(WebsiteTick.checked_at.desc(), WebsiteTick.id.desc()).limit(limit)
+        return [_view(row) for row in await session.execute(query)]
+    per_region = (
+        sa.select(WebsiteTick)
+        .where(WebsiteTick.region_ref == Region.ref, *conditions)
+        .order_by(WebsiteTick.scheduled_at.desc())
+        .limit(limit)
+        .correlate(Region)
+        .lateral("t")
     )
-    return list(rows)
+    t = per_region.c
+    query = (
+        sa.select(
+            Region.id.label("region_id"),
+            t.status,
+            t.status_code,
+            t.response_time_ms,
+            TickError.text.label("error"),
+            t.scheduled_at,
+            t.delay_ms,
+        )
+        .select_from(Region)
+        .join(per_region, sa.true())
+        .outerjoin(TickError, TickError.id == t.error_id)
+        .order_by(t.scheduled_at.desc(), Region.id.desc())
+        .limit(limit)
+    )
+    return [_view(row) for row in await session.execute(query)]
+
+
+async def all_ticks(conn: AsyncConnection) -> list[tuple[uuid.UUID, TickView]]:
+    """Return every stored tick with its website id (for tests and tools, not hot paths)."""
+    query = (
+        sa.select(Website.id.label("website_id"), *_tick_columns())
+        .select_from(WebsiteTick)
+        .join(Website, Website.ref == WebsiteTick.website_ref)
+        .join(Region, Region.ref == WebsiteTick.region_ref)
+        .outerjoin(TickError, TickError.id == WebsiteTick.error_id)
+        .order_by(WebsiteTick.scheduled_at, Region.id)
+    )
+    return [(row.website_id, _view(row)) for row in await conn.execute(query)]
+
+
+async def delete_website_ticks(session: AsyncSession, website_ref: int) -> int:
+    """Delete every tick of a website (in the caller's transaction); return how many.
+
+    There is no foreign key from ticks to websites (on PostgreSQL its checks would cost
+    every insert of every partition), so deleting a website calls this explicitly.
+    """
+    result: Any = await session.execute(
+        sa.delete(WebsiteTick).where(WebsiteTick.website_ref == website_ref)
+    )
+    return int(result.rowcount or 0)

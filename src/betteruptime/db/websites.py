@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.db.models import User, Website
+from betteruptime.db.ticks import delete_website_ticks
 from betteruptime.rules.checks import CheckKind
 
 
@@ -127,8 +128,12 @@ async def update_website(
 
 
 async def delete_website(session: AsyncSession, website: Website) -> None:
-    """Delete the website and, by cascade, its ticks and status rows; commit."""
+    """Delete the website, its status rows (by cascade) and its ticks; commit."""
+    # The website row first: its row lock makes concurrent tick writers either finish
+    # before the tick delete below runs or find no website (see db.ticks._PG_WRITE).
     await session.delete(website)
+    await session.flush()
+    await delete_website_ticks(session, website.ref)
     await session.commit()
 
 

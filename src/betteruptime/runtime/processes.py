@@ -12,14 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
 from betteruptime.config import Settings
+from betteruptime.db.retention import RetentionConfig
 from betteruptime.db.session import create_engine
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
 from betteruptime.retry import Loops
+from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
+from betteruptime.scheduler.retention import retention_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
@@ -51,6 +54,13 @@ def make_pusher(
         stream_maxlen=settings.stream_maxlen,
     )
     return Pusher(engine, queue, config, metrics)
+
+
+def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
+    """Return the housekeeping loop of the pusher (and `serve`): one named step per job."""
+    retention = RetentionConfig(tick_retention_days=settings.tick_retention_days)
+    every = settings.housekeeping_interval_seconds
+    return Housekeeping([*retention_steps(engine, retention, every)])
 
 
 def make_worker(
@@ -99,6 +109,7 @@ async def run_pusher(settings: Settings) -> None:
         with stop_on_signals(stop):
             loops = Loops(stop, get_logger(__name__).bind(component="pusher"))
             loops.start("pusher", make_pusher(settings, engine, queue, metrics).run(stop))
+            loops.start("housekeeping", make_housekeeping(settings, engine).run(stop))
             await loops.wait()
     finally:
         await queue.close()
@@ -164,6 +175,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checkers, region_id, WorkerMetrics())
+        housekeeping = make_housekeeping(settings, engine)
         log.info(
             "serving",
             url=f"http://{host}:{port}",
@@ -176,6 +188,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("api", _serve_until(server, stop))
             loops.start("pusher", pusher.run(stop))
             loops.start("worker", worker.run(stop))
+            loops.start("housekeeping", housekeeping.run(stop))
             await loops.wait()
     finally:
         await close_checkers(checkers)

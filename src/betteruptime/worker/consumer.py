@@ -177,7 +177,6 @@ class Worker:
         self._metrics.queue_lag.observe((result.checked_at - job.scheduled_at).total_seconds())
         row = TickRow(
             website_id=job.website_id,
-            message_id=message_id,
             status=result.status,
             status_code=result.status_code,
             response_time_ms=result.response_time_ms,

@@ -1,0 +1,104 @@
+"""The housekeeping loop: steps run on their own periods, and one failing step stops no other."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from betteruptime.scheduler.housekeeping import Housekeeping, Step, _worth_logging
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+async def test_run_once_runs_every_step_with_the_clock_and_returns_results() -> None:
+    seen: list[tuple[str, datetime]] = []
+
+    def step(name: str) -> Step:
+        async def run(now: datetime) -> str:
+            seen.append((name, now))
+            return name.upper()
+
+        return Step(name, 60, run)
+
+    loop = Housekeeping([step("a"), step("b")], clock=lambda: NOW)
+    assert await loop.run_once() == {"a": "A", "b": "B"}
+    assert seen == [("a", NOW), ("b", NOW)]
+
+
+def test_step_names_are_unique() -> None:
+    async def run(now: datetime) -> None:
+        return None
+
+    with pytest.raises(ValueError, match="unique"):
+        Housekeeping([Step("a", 1, run), Step("a", 1, run)])
+
+
+async def test_a_failing_step_is_retried_while_the_others_keep_their_period() -> None:
+    runs = {"fast": 0, "broken": 0}
+    stop = asyncio.Event()
+
+    async def fast(now: datetime) -> int:
+        runs["fast"] += 1
+        return 0
+
+    async def broken(now: datetime) -> None:
+        runs["broken"] += 1
+        raise RuntimeError("database went away")
+
+    loop = Housekeeping([Step("fast", 0.05, fast), Step("broken", 0.05, broken)])
+    task = asyncio.create_task(loop.run(stop))
+    await asyncio.sleep(1.2)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert runs["fast"] >= 10
+    # Retried with a backoff starting at 1 s: at least once more, far fewer than fast.
+    assert 2 <= runs["broken"] < runs["fast"]
+
+
+async def test_a_slow_step_does_not_hold_up_another() -> None:
+    stop = asyncio.Event()
+    quick_runs = 0
+
+    async def slow(now: datetime) -> None:
+        await asyncio.sleep(0.5)
+
+    async def quick(now: datetime) -> None:
+        nonlocal quick_runs
+        quick_runs += 1
+
+    task = asyncio.create_task(
+        Housekeeping([Step("slow", 10, slow), Step("quick", 0.02, quick)]).run(stop)
+    )
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(task, 2)
+    assert quick_runs >= 5
+
+
+async def test_stop_ends_a_long_sleep_at_once() -> None:
+    stop = asyncio.Event()
+
+    async def noop(now: datetime) -> None:
+        return None
+
+    task = asyncio.create_task(Housekeeping([Step("hourly", 3600, noop)]).run(stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 1)
+
+
+@dataclass
+class _Result:
+    hours: int
+    days: int
+
+
+@pytest.mark.parametrize(
+    ("result", "logged"),
+    [(None, False), (0, False), (_Result(0, 0), False), (_Result(1, 0), True), ("x", True)],
+)
+def test_only_results_that_did_something_are_logged(result: object, logged: bool) -> None:
+    assert _worth_logging(result) is logged
