@@ -1,4 +1,4 @@
-"""Benchmark 9: the dashboard of a user with 10,000 websites and a 500-website status page.
+"""Benchmark 10: the dashboard of a user with 10,000 websites and a 500-website status page.
 
 Server time as a browser sees it (p99 over closed-loop keep-alive requests), against
 GET /healthz measured in the same run: the floor of the HTTP stack on this machine.
@@ -110,7 +110,7 @@ async def run(sizes: Sizes) -> list[Figure]:
         p99 = percentile(measured[name], 0.99) * 1000
         figures.append(
             Figure(
-                benchmark="9 web pages",
+                benchmark="10 web pages",
                 name=f"{name}: p99",
                 value=p99,
                 unit="ms",

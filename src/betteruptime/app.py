@@ -15,7 +15,15 @@ from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
-from betteruptime.api.routes import badges, health, status, status_pages, users, websites
+from betteruptime.api.routes import (
+    badges,
+    health,
+    stats,
+    status,
+    status_pages,
+    users,
+    websites,
+)
 from betteruptime.api.state import AppState
 from betteruptime.config import Settings, resolve_jwt_secret
 from betteruptime.db.migrate import upgrade_to_head
@@ -90,6 +98,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(status.router)
     app.include_router(status_pages.router)
     app.include_router(badges.router)
+    app.include_router(stats.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

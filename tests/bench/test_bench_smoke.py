@@ -120,6 +120,19 @@ async def test_status_reads_runs() -> None:
 
 
 @pytest.mark.usefixtures("servers")
+async def test_stats_reads_runs() -> None:
+    from bench import stats_reads
+
+    sizes = dataclasses.replace(stats_reads.QUICK, websites=10, big_days=5, seconds=0.5)
+    figures = await stats_reads.run(sizes)
+    _check(figures, "stats reads", 1)
+    # Five days of hourly rows per website and region, and a daily row per day before today.
+    assert figures[0].details["hourly_rows_big"] == 10 * 5 * 24
+    assert figures[0].details["daily_rows_big"] == 10 * 5
+    assert figures[0].details["requests_big"] > 0
+
+
+@pytest.mark.usefixtures("servers")
 async def test_web_pages_runs() -> None:
     from bench import web_pages
 

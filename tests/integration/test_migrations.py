@@ -28,6 +28,9 @@ TABLES = {
     "website_status",
     "status_page",
     "status_page_website",
+    "tick_rollup_hourly",
+    "tick_rollup_daily",
+    "rollup_progress",
     "alembic_version",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -54,6 +55,10 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
             await wait_for(reported_up, 5, "GET /status to report UP")
             assert asyncio.get_running_loop().time() - started < 5
             assert targets.hits["/up"] >= 1
+            # Statistics count the check at once: the hour in progress is read raw.
+            stats = (await api.get(f"/website/{website_id}/stats")).json()
+            assert stats["checks"] >= 1
+            assert stats["regions"][0]["region_id"] == "local"
     finally:
         code = await stop_process(proc)
     output = log.read_text()
@@ -61,6 +66,8 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
     assert (folder / "data" / "betteruptime.db").exists()
     assert '"queue": "LocalQueue"' in output
     assert '"worker stopped"' in output
-    # serve also runs housekeeping (retention; SQLite has no partitions to make).
+    # serve also runs housekeeping (retention, rollups) in the same process.
     assert '"housekeeping started"' in output
     assert '"housekeeping stopped"' in output
+    with sqlite3.connect(folder / "data" / "betteruptime.db") as db:
+        assert db.execute("SELECT rolled_until FROM rollup_progress").fetchone()[0] is not None

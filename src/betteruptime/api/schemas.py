@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date as date_type
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -145,6 +146,72 @@ class Health(BaseModel):
 class HealthError(ErrorResponse):
     database: str
     redis: str
+
+
+StatsWindow = Literal["24h", "7d", "30d", "90d", "365d"]
+
+
+class ResponseTimesPublic(BaseModel):
+    """Response times in ms of the checks that measured one; null when none did.
+
+    Percentiles come from a histogram with buckets 30 % wide and are within one bucket.
+    """
+
+    avg: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: int | None
+
+
+class RegionStatsPublic(BaseModel):
+    """One region's figures over the window."""
+
+    region_id: str
+    checks: int
+    failures: int
+    success_ratio: float | None = Field(description="(checks - failures) / checks; null: none")
+    response_time_ms: ResponseTimesPublic
+
+
+class WebsiteStatsPublic(BaseModel):
+    """A website's figures over [from, to): all regions, then each region."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    window: StatsWindow
+    from_: datetime = Field(
+        alias="from", description="now - window, rounded down to the hour (UTC)"
+    )
+    to: datetime
+    checks: int
+    failures: int
+    success_ratio: float | None = Field(description="(checks - failures) / checks; null: none")
+    response_time_ms: ResponseTimesPublic
+    regions: list[RegionStatsPublic]
+
+
+class DayResponseTimesPublic(BaseModel):
+    """A day's mean and 95th percentile response time in ms (null: none measured)."""
+
+    avg: float | None
+    p95: float | None
+
+
+class DayStatsPublic(BaseModel):
+    """One UTC day of a website's checks, all regions together."""
+
+    date: date_type
+    checks: int
+    failures: int
+    success_ratio: float | None
+    response_time_ms: DayResponseTimesPublic
+
+
+class DailyStatsPage(BaseModel):
+    """One item per UTC day, oldest first, today (so far) last."""
+
+    items: list[DayStatsPublic]
 
 
 class StatusPagePublic(BaseModel):

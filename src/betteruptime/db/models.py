@@ -1,4 +1,4 @@
-"""Tables of the monitor: users, website, region, ticks, status, public status pages."""
+"""Tables of the monitor: users, website, region, ticks, status, rollups, status pages."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -21,6 +24,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     SmallInteger,
     String,
+    Table,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -30,7 +34,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import TypeEngine
 
+from betteruptime.rules import histogram
 from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
 from betteruptime.rules.status import Status
 
@@ -282,6 +288,73 @@ class WebsiteStatus(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the status last changed in this region: the seed of incidents and uptime.
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Rollups: per website, region and UTC hour (or day), what its ticks add up to. One column
+# per histogram bucket rather than an array or a JSON document: the same SQL computes and
+# merges them on PostgreSQL and SQLite (a SUM per column), and an empty bucket is NULL,
+# which PostgreSQL stores as one bit of the row's null bitmap. A typical hour fills 3-6
+# of the 43 buckets, so a row stays near 90 bytes.
+HISTOGRAM_COLUMNS = tuple(f"h{i:02d}" for i in range(histogram.BUCKETS))
+
+
+def _rollup_table(
+    name: str, period: Column[Any], count: TypeEngine[int], big: TypeEngine[int]
+) -> Table:
+    return Table(
+        name,
+        Base.metadata,
+        Column(
+            "website_ref",
+            Integer,
+            ForeignKey("website.ref", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            "region_ref",
+            SmallInteger,
+            ForeignKey("region.ref", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        period,
+        Column("checks", count, nullable=False),
+        Column("failures", count, nullable=False),
+        Column("degraded", count, nullable=False),
+        # Checks that measured a response time, their sum, smallest and largest.
+        Column("rt_count", count, nullable=False),
+        Column("rt_sum", big, nullable=False),
+        Column("rt_min", Integer),
+        Column("rt_max", Integer),
+        *(Column(c, count) for c in HISTOGRAM_COLUMNS),
+        # Retention deletes by time: a BRIN index on PostgreSQL (rows arrive in time order,
+        # a few kilobytes for years of rows), a B-tree on SQLite.
+        Index(f"ix_{name}_{period.name}", period.name, postgresql_using="brin"),
+    )
+
+
+# Hourly counts fit SMALLINT (3,600 checks an hour at the shortest interval); their sum
+# of response times fits INTEGER. Daily ones need INTEGER and BIGINT.
+tick_rollup_hourly = _rollup_table(
+    "tick_rollup_hourly",
+    Column("hour", UTCDateTime, primary_key=True),
+    SmallInteger(),
+    Integer(),
+)
+tick_rollup_daily = _rollup_table(
+    "tick_rollup_daily", Column("day", Date, primary_key=True), Integer(), BigInteger()
+)
+
+
+class RollupProgress(Base):
+    """How far rollups are complete, shared by every process that maintains them."""
+
+    __tablename__ = "rollup_progress"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Every hour before this one has been rolled up at least once.
+    rolled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the recent hours were last recomputed to fold in late ticks.
+    recomputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StatusPage(Base):

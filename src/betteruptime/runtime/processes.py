@@ -23,6 +23,7 @@ from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.scheduler.retention import retention_steps
+from betteruptime.scheduler.rollups import RollupSteps, rollup_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
@@ -60,7 +61,13 @@ def make_housekeeping(settings: Settings, engine: AsyncEngine) -> Housekeeping:
     """Return the housekeeping loop of the pusher (and `serve`): one named step per job."""
     retention = RetentionConfig(tick_retention_days=settings.tick_retention_days)
     every = settings.housekeeping_interval_seconds
-    return Housekeeping([*retention_steps(engine, retention, every)])
+    rollups = RollupSteps(
+        hourly_retention_days=settings.hourly_retention_days,
+        daily_retention_days=settings.daily_retention_days,
+    )
+    return Housekeeping(
+        [*retention_steps(engine, retention, every), *rollup_steps(engine, rollups)]
+    )
 
 
 def make_worker(
@@ -98,8 +105,9 @@ def stop_on_signals(stop: asyncio.Event) -> Generator[None, None, None]:
 
 
 async def run_pusher(settings: Settings) -> None:
-    """Run the pusher until SIGTERM/SIGINT; raise LoopFailed if it ends otherwise."""
-    engine = create_engine(settings.sqlalchemy_url, pool_size=2)
+    """Run the pusher and housekeeping until SIGTERM/SIGINT; raise LoopFailed if one ends
+    otherwise."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=3)
     queue = make_queue(settings)
     metrics = PusherMetrics()
     if settings.metrics_port:
@@ -141,7 +149,7 @@ async def run_worker(settings: Settings, region_id: str) -> None:
 
 
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher and one worker in this process and event loop.
+    """Run the API, the pusher, housekeeping and one worker in this process and event loop.
 
     Raise LoopFailed (after stopping the others) when one of them ends without a stop.
     """

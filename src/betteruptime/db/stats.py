@@ -1,0 +1,399 @@
+"""Uptime and response-time statistics, read from rollups plus the raw ticks of the last hour.
+
+Whatever the window (a day or a year) and however many websites are asked about, each
+function makes the same few queries: whole days from daily rows, the partial days at
+the edges from hourly rows, and only the hour in progress (plus any closed hour not
+rolled up yet, up to RAW_HOURS_MAX) from raw ticks. So the cost follows the number of
+rows in the answer, never the number of ticks in the window.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from betteruptime.db.models import (
+    HISTOGRAM_COLUMNS,
+    Region,
+    RollupProgress,
+    Website,
+    WebsiteTick,
+    tick_rollup_daily,
+    tick_rollup_hourly,
+)
+from betteruptime.db.rollups import PROGRESS_NAME, tick_sums
+from betteruptime.rules.rollup import (
+    DAY,
+    HOUR,
+    Totals,
+    day_start,
+    floor_day,
+    floor_hour,
+    plan_span,
+    total,
+)
+
+# Closed hours that housekeeping has not rolled up yet are read from raw ticks, but at
+# most this many: a housekeeping that has been stopped for days must not turn every read
+# into a scan of days of ticks. Older unrolled hours show up once it catches up.
+RAW_HOURS_MAX = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseTimes:
+    """Response times in milliseconds; percentiles are within one histogram bucket."""
+
+    avg_ms: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: int | None
+
+    @classmethod
+    def of(cls, totals: Totals) -> ResponseTimes:
+        """Return the response-time figures of some totals."""
+        return cls(
+            avg_ms=totals.avg_ms,
+            p50_ms=totals.percentile_ms(0.5),
+            p95_ms=totals.percentile_ms(0.95),
+            p99_ms=totals.percentile_ms(0.99),
+            max_ms=totals.rt_max,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RegionStats:
+    """One region's figures over a window."""
+
+    region_id: str
+    checks: int
+    failures: int
+    success_ratio: float | None
+    response_time: ResponseTimes
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """A website's figures over [start, end): all regions together, then each region."""
+
+    window: timedelta
+    start: datetime
+    end: datetime
+    checks: int
+    failures: int
+    success_ratio: float | None
+    response_time: ResponseTimes
+    regions: list[RegionStats]
+
+
+@dataclass(frozen=True, slots=True)
+class DayStats:
+    """A website's figures for one UTC day, all regions together."""
+
+    date: date
+    checks: int
+    failures: int
+    success_ratio: float | None
+    avg_ms: float | None
+    p95_ms: float | None
+
+
+def window_start(window: timedelta, now: datetime) -> datetime:
+    """Return where a window ending now starts: now - window, down to the hour."""
+    return floor_hour(now - window)
+
+
+# -- queries ------------------------------------------------------------------------------
+
+_SUMMED = ("checks", "failures", "degraded", "rt_count", "rt_sum")
+
+
+@functools.cache
+def _rollup_sums(table: Any) -> tuple[ColumnElement[Any], ...]:
+    """Return the sums of a rollup table's rows, labelled as its columns (built once)."""
+    c = table.c
+    return (
+        *(func.coalesce(func.sum(c[name]), 0).label(name) for name in _SUMMED),
+        func.min(c.rt_min).label("rt_min"),
+        func.max(c.rt_max).label("rt_max"),
+        *(func.coalesce(func.sum(c[name]), 0).label(name) for name in HISTOGRAM_COLUMNS),
+    )
+
+
+def _raw_sums(refs: Sequence[int], start: datetime) -> Select[Any]:
+    """Return the SELECT of summed raw ticks of some websites from start on (to group)."""
+    t = WebsiteTick.__table__.c
+    return select(*tick_sums(t.response_time_ms, t.status)).where(
+        t.website_ref.in_(refs), t.scheduled_at >= start
+    )
+
+
+def _totals(row: Any) -> Totals:
+    return Totals(
+        checks=int(row.checks),
+        failures=int(row.failures),
+        degraded=int(row.degraded),
+        rt_count=int(row.rt_count),
+        rt_sum=int(row.rt_sum),
+        rt_min=None if row.rt_min is None else int(row.rt_min),
+        rt_max=None if row.rt_max is None else int(row.rt_max),
+        histogram=tuple(int(getattr(row, name) or 0) for name in HISTOGRAM_COLUMNS),
+    )
+
+
+async def _refs(session: AsyncSession, website_ids: Iterable[uuid.UUID]) -> dict[int, uuid.UUID]:
+    ids = list(set(website_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(Website.ref, Website.id).where(Website.id.in_(ids)))
+    return {ref: website_id for ref, website_id in rows}
+
+
+async def _raw_from(session: AsyncSession, now: datetime) -> datetime:
+    """Return the hour from which raw ticks are read: rollups are complete before it."""
+    current = floor_hour(now)
+    rolled = await session.scalar(
+        select(RollupProgress.rolled_until).where(RollupProgress.name == PROGRESS_NAME)
+    )
+    if rolled is None:
+        return current - RAW_HOURS_MAX * HOUR
+    return min(current, max(rolled, current - RAW_HOURS_MAX * HOUR))
+
+
+async def _span_totals(
+    session: AsyncSession, refs: Sequence[int], start: datetime, now: datetime
+) -> dict[tuple[int, int], Totals]:
+    """Return the totals of [start, now) per (website_ref, region_ref)."""
+    plan = plan_span(start, await _raw_from(session, now))
+    parts: dict[tuple[int, int], list[Totals]] = defaultdict(list)
+    queries: list[Select[Any]] = []
+    if plan.days is not None:
+        d = tick_rollup_daily.c
+        queries.append(
+            select(d.website_ref, d.region_ref, *_rollup_sums(tick_rollup_daily))
+            .where(d.website_ref.in_(refs), d.day.between(*plan.days))
+            .group_by(d.website_ref, d.region_ref)
+        )
+    if plan.hour_ranges:
+        h = tick_rollup_hourly.c
+        queries.append(
+            select(h.website_ref, h.region_ref, *_rollup_sums(tick_rollup_hourly))
+            .where(
+                h.website_ref.in_(refs),
+                or_(*(and_(h.hour >= a, h.hour < b) for a, b in plan.hour_ranges)),
+            )
+            .group_by(h.website_ref, h.region_ref)
+        )
+    t = WebsiteTick.__table__.c
+    queries.append(
+        _raw_sums(refs, plan.raw_from)
+        .add_columns(t.website_ref, t.region_ref)
+        .group_by(t.website_ref, t.region_ref)
+    )
+    for query in queries:
+        for row in await session.execute(query):
+            parts[(row.website_ref, row.region_ref)].append(_totals(row))
+    return {key: total(values) for key, values in parts.items()}
+
+
+async def _region_names(session: AsyncSession) -> dict[int, str]:
+    return {ref: name for ref, name in await session.execute(select(Region.ref, Region.id))}
+
+
+# -- the interface ------------------------------------------------------------------------
+
+
+async def window_stats(
+    session: AsyncSession, website_id: uuid.UUID, window: timedelta, now: datetime
+) -> WindowStats:
+    """Return a website's checks, failures and response times over the window ending now."""
+    start = window_start(window, now)
+    refs = await _refs(session, [website_id])
+    by_key = await _span_totals(session, list(refs), start, now) if refs else {}
+    names = await _region_names(session) if by_key else {}
+    regions = sorted(
+        (
+            RegionStats(
+                region_id=names.get(region_ref, str(region_ref)),
+                checks=t.checks,
+                failures=t.failures,
+                success_ratio=t.success_ratio,
+                response_time=ResponseTimes.of(t),
+            )
+            for (_, region_ref), t in by_key.items()
+        ),
+        key=lambda r: r.region_id,
+    )
+    overall = total(list(by_key.values()))
+    return WindowStats(
+        window=window,
+        start=start,
+        end=now,
+        checks=overall.checks,
+        failures=overall.failures,
+        success_ratio=overall.success_ratio,
+        response_time=ResponseTimes.of(overall),
+        regions=regions,
+    )
+
+
+async def success_ratios(
+    session: AsyncSession, website_ids: Iterable[uuid.UUID], window: timedelta, now: datetime
+) -> dict[uuid.UUID, float | None]:
+    """Return each website's share of successful checks over the window (None: no checks)."""
+    ids = list(website_ids)
+    refs = await _refs(session, ids)
+    by_key = await _span_totals(session, list(refs), window_start(window, now), now) if refs else {}
+    per_website: dict[uuid.UUID, list[Totals]] = defaultdict(list)
+    for (website_ref, _), t in by_key.items():
+        per_website[refs[website_ref]].append(t)
+    return {i: total(per_website.get(i, [])).success_ratio for i in ids}
+
+
+async def daily_history(
+    session: AsyncSession, website_ids: Iterable[uuid.UUID], days: int, now: datetime
+) -> dict[uuid.UUID, list[DayStats]]:
+    """Return, per website, one DayStats per UTC day of the last `days` days, oldest first.
+
+    Today is the last item, counted up to now; a day without checks has checks == 0.
+    """
+    ids = list(website_ids)
+    if days < 1:
+        return {i: [] for i in ids}
+    today = floor_day(now)
+    dates = [(today - n * DAY).date() for n in range(days - 1, -1, -1)]
+    refs = await _refs(session, ids)
+    parts: dict[tuple[uuid.UUID, date], list[Totals]] = defaultdict(list)
+    if refs:
+        raw_from = await _raw_from(session, now)
+        rolled_day = floor_day(raw_from)
+        ref_list = list(refs)
+        queries: list[Select[Any]] = []
+        d = tick_rollup_daily.c
+        # Whole days before the one raw reads start in: their daily rows are complete.
+        if dates[0] < rolled_day.date():
+            queries.append(
+                select(d.website_ref, d.day.label("bucket"), *_rollup_sums(tick_rollup_daily))
+                .where(d.website_ref.in_(ref_list), d.day >= dates[0], d.day < rolled_day.date())
+                .group_by(d.website_ref, d.day)
+            )
+        # The day raw reads start in, up to raw_from: its hourly rows.
+        h = tick_rollup_hourly.c
+        first = max(rolled_day, day_start(dates[0]))
+        if first < raw_from:
+            queries.append(
+                select(
+                    h.website_ref,
+                    func.min(h.hour).label("bucket"),
+                    *_rollup_sums(tick_rollup_hourly),
+                )
+                .where(h.website_ref.in_(ref_list), h.hour >= first, h.hour < raw_from)
+                .group_by(h.website_ref)
+            )
+        # Raw ticks from raw_from on, split at midnight when they span one.
+        t = WebsiteTick.__table__.c
+        day_of_tick = case((t.scheduled_at >= today, 1), else_=0)
+        queries.append(
+            _raw_sums(ref_list, max(raw_from, day_start(dates[0])))
+            .add_columns(t.website_ref, day_of_tick.label("bucket"))
+            .group_by(t.website_ref, day_of_tick)
+        )
+        for query in queries:
+            for row in await session.execute(query):
+                parts[(refs[row.website_ref], _day_of(row.bucket, today))].append(_totals(row))
+    result: dict[uuid.UUID, list[DayStats]] = {}
+    for website_id in ids:
+        items = []
+        for day in dates:
+            sums = total(parts.get((website_id, day), []))
+            items.append(
+                DayStats(
+                    date=day,
+                    checks=sums.checks,
+                    failures=sums.failures,
+                    success_ratio=sums.success_ratio,
+                    avg_ms=sums.avg_ms,
+                    p95_ms=sums.percentile_ms(0.95),
+                )
+            )
+        result[website_id] = items
+    return result
+
+
+def _day_of(bucket: Any, today: datetime) -> date:
+    """Return the date a query's bucket column stands for (a date, an hour, or 0/1 raw)."""
+    if isinstance(bucket, datetime):
+        return bucket.date()
+    if isinstance(bucket, date):
+        return bucket
+    if isinstance(bucket, str):  # SQLite: min() of a timestamp or date column is text
+        return date.fromisoformat(bucket[:10])
+    return (today - (DAY if int(bucket) == 0 else timedelta())).date()
+
+
+async def hourly_response_times(
+    session: AsyncSession, website_ids: Iterable[uuid.UUID], hours: int, now: datetime
+) -> dict[uuid.UUID, list[float | None]]:
+    """Return, per website, the mean response time of each of the last `hours` hours.
+
+    Oldest first; the last item is the hour in progress. None where nothing was measured.
+    """
+    ids = list(website_ids)
+    if hours < 1:
+        return {i: [] for i in ids}
+    current = floor_hour(now)
+    starts = [current - n * HOUR for n in range(hours - 1, -1, -1)]
+    refs = await _refs(session, ids)
+    sums: dict[tuple[uuid.UUID, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    if refs:
+        ref_list = list(refs)
+        raw_from = max(await _raw_from(session, now), starts[0])
+        h = tick_rollup_hourly.c
+        rolled = (
+            select(h.website_ref, h.hour, func.sum(h.rt_sum), func.sum(h.rt_count))
+            .where(h.website_ref.in_(ref_list), h.hour >= starts[0], h.hour < raw_from)
+            .group_by(h.website_ref, h.hour)
+        )
+        for website_ref, hour, rt_sum, rt_count in await session.execute(rolled):
+            if isinstance(hour, str):
+                hour = datetime.fromisoformat(hour)
+            acc = sums[(refs[website_ref], floor_hour(hour))]
+            acc[0] += int(rt_sum or 0)
+            acc[1] += int(rt_count or 0)
+        raw_hours = [s for s in starts if s >= raw_from]
+        t = WebsiteTick.__table__.c
+        hour_of_tick = case(
+            *((t.scheduled_at >= s, i) for i, s in reversed(list(enumerate(raw_hours)))),
+            else_=-1,
+        )
+        raw = (
+            select(
+                t.website_ref,
+                hour_of_tick.label("i"),
+                func.coalesce(func.sum(t.response_time_ms), 0),
+                func.count(t.response_time_ms),
+            )
+            .where(t.website_ref.in_(ref_list), t.scheduled_at >= raw_from)
+            .group_by(t.website_ref, hour_of_tick)
+        )
+        for website_ref, i, rt_sum, rt_count in await session.execute(raw):
+            if i < 0:
+                continue
+            acc = sums[(refs[website_ref], raw_hours[i])]
+            acc[0] += int(rt_sum)
+            acc[1] += int(rt_count)
+    return {
+        website_id: [
+            (s[0] / s[1]) if (s := sums.get((website_id, start))) and s[1] else None
+            for start in starts
+        ]
+        for website_id in ids
+    }
