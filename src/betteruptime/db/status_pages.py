@@ -81,8 +81,9 @@ async def websites_of(session: AsyncSession, page_id: uuid.UUID) -> list[Website
 
 @dataclass(slots=True)
 class ShownWebsite:
-    """What a public page needs of one chosen website: no ids, keys or owner."""
+    """What a public page needs of one chosen website (the id only to look up history)."""
 
+    website_id: uuid.UUID
     name: str | None
     url: str
     interval_seconds: int
@@ -109,7 +110,7 @@ async def shown_websites(session: AsyncSession, page_id: uuid.UUID) -> list[Show
     for website_id, name, url, interval, status, checked_at in rows:
         entry = found.get(website_id)
         if entry is None:
-            entry = found[website_id] = ShownWebsite(name, url, interval)
+            entry = found[website_id] = ShownWebsite(website_id, name, url, interval)
         if status is not None:
             entry.regions.append((status, checked_at))
     return list(found.values())

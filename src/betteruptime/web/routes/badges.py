@@ -5,10 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from betteruptime.db import stats
 from betteruptime.db import status as status_queries
 from betteruptime.db.badges import website_by_badge_key
 from betteruptime.db.models import BADGE_KEY_LENGTH, Website
-from betteruptime.web.badges import Badge, badge_svg, status_badge
+from betteruptime.web.badges import (
+    RESPONSE_WINDOWS,
+    UPTIME_WINDOWS,
+    Badge,
+    badge_svg,
+    response_time_badge,
+    status_badge,
+    uptime_badge,
+)
 from betteruptime.web.headers import BADGE_HEADERS
 from betteruptime.web.page import Page, PageError, PublicPage
 
@@ -46,3 +55,23 @@ async def status(page: PublicPage, badge_key: str, fmt: str) -> Response:
     website = await _website(page, badge_key, fmt)
     report = await status_queries.website_status(page.db, website, page.now)
     return _answer(status_badge(report.status), fmt)
+
+
+@router.get("/badge/{badge_key}/uptime/{window}.{fmt}")
+async def uptime(page: PublicPage, badge_key: str, window: str, fmt: str) -> Response:
+    """The website's check success ratio over 24h, 7d, 30d or 90d."""
+    if window not in UPTIME_WINDOWS:
+        raise _not_found()
+    website = await _website(page, badge_key, fmt)
+    ratios = await stats.success_ratios(page.db, [website.id], UPTIME_WINDOWS[window], page.now)
+    return _answer(uptime_badge(window, ratios.get(website.id)), fmt)
+
+
+@router.get("/badge/{badge_key}/response-time/{window}.{fmt}")
+async def response_time(page: PublicPage, badge_key: str, window: str, fmt: str) -> Response:
+    """The website's average response time over 24h, 7d or 30d."""
+    if window not in RESPONSE_WINDOWS:
+        raise _not_found()
+    website = await _website(page, badge_key, fmt)
+    figures = await stats.window_stats(page.db, website.id, RESPONSE_WINDOWS[window], page.now)
+    return _answer(response_time_badge(window, figures.response_time.avg_ms), fmt)

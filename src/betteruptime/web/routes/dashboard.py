@@ -13,6 +13,7 @@ from betteruptime.db import listing
 from betteruptime.db import status as status_queries
 from betteruptime.db.models import Website
 from betteruptime.rules.status import Status
+from betteruptime.web.figures import dashboard_figures
 from betteruptime.web.page import PageError, UserPage
 
 router = APIRouter()
@@ -79,6 +80,7 @@ async def dashboard(page: UserPage, q: str = "", status: str = "", p: str = "1")
                 response_ms=sum(fresh) / len(fresh) if fresh else None,
             )
         )
+    stats = await dashboard_figures(page.db, [w.id for w in websites], page.now)
     pages = max(1, -(-total // PAGE_SIZE))
 
     def link(to_page: int) -> str:
@@ -90,6 +92,7 @@ async def dashboard(page: UserPage, q: str = "", status: str = "", p: str = "1")
     return page.render(
         "dashboard.html",
         rows=rows,
+        stats=stats,
         total=total,
         q=text,
         status_filter=wanted.value if wanted else "",

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
-from betteruptime.db import status_pages
+from betteruptime.db import stats, status_pages
 from betteruptime.rules.status import Status, overall_status, region_status
+from betteruptime.web.figures import HISTORY_DAYS, history_of
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import PageError, PublicPage
 
@@ -25,6 +27,8 @@ class PublicWebsite:
     name: str
     url: str | None
     status: Status
+    bars: Markup
+    summary: str
 
 
 def banner(statuses: list[Status]) -> tuple[str, str]:
@@ -59,17 +63,25 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
     if found is None:
         raise _not_found()
     chosen = await status_pages.shown_websites(page.db, found.id)
-    shown = [
-        PublicWebsite(
-            name=_label(w.name, w.url, found.show_urls),
-            url=w.url if found.show_urls else None,
-            status=overall_status(
-                region_status(status, checked_at, w.interval_seconds, page.now)
-                for status, checked_at in w.regions
-            ),
+    days = await stats.daily_history(
+        page.db, [w.website_id for w in chosen], HISTORY_DAYS, page.now
+    )
+    shown = []
+    for w in chosen:
+        name = _label(w.name, w.url, found.show_urls)
+        history = history_of(days.get(w.website_id, []), name)
+        shown.append(
+            PublicWebsite(
+                name=name,
+                url=w.url if found.show_urls else None,
+                status=overall_status(
+                    region_status(status, checked_at, w.interval_seconds, page.now)
+                    for status, checked_at in w.regions
+                ),
+                bars=history.bars,
+                summary=history.summary,
+            )
         )
-        for w in chosen
-    ]
     headline, tone = banner([w.status for w in shown])
     html = page.state.templates.get_template("public_status.html").render(
         title=found.title, websites=shown, headline=headline, tone=tone

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from betteruptime.db import stats, ticks, websites
 from betteruptime.db import status as status_queries
-from betteruptime.db import ticks, websites
 from betteruptime.db.badges import rotate_badge_key
 from betteruptime.db.models import Website
 from betteruptime.inputs import (
@@ -20,6 +20,9 @@ from betteruptime.inputs import (
     validate_target_url,
     website_schedule,
 )
+from betteruptime.web.badges import UPTIME_WINDOWS
+from betteruptime.web.charts import response_chart
+from betteruptime.web.figures import HISTORY_DAYS, history_of
 from betteruptime.web.forms import field_errors, input_errors, whole_number
 from betteruptime.web.page import Form, Page, UserPage, not_found
 
@@ -203,9 +206,27 @@ async def new_badge_key(page: UserPage, website_id: str) -> Response:
 
 @router.get("/websites/{website_id}")
 async def website_detail(page: UserPage, website_id: str) -> Response:
-    """One website: status per region, and its badges."""
+    """One website: uptime, 90 daily bars, response times, regions, latest checks, badges."""
     website = await owned_website(page, website_id)
     report = await status_queries.website_status(page.db, website, page.now)
     latest = await ticks.list_ticks(page.db, website.id, LATEST_CHECKS)
+    uptimes = {
+        label: (await stats.success_ratios(page.db, [website.id], window, page.now)).get(website.id)
+        for label, window in UPTIME_WINDOWS.items()
+    }
+    hourly = await stats.hourly_response_times(page.db, [website.id], 24, page.now)
+    days = await stats.daily_history(page.db, [website.id], HISTORY_DAYS, page.now)
+    name = website.name or website.url
     base = page.state.settings.public_url or str(page.request.base_url).rstrip("/")
-    return page.render("website.html", website=website, report=report, latest=latest, base_url=base)
+    return page.render(
+        "website.html",
+        website=website,
+        report=report,
+        latest=latest,
+        uptimes=uptimes,
+        chart=response_chart(
+            hourly.get(website.id, []), f"Average response time per hour of {name}", "24 h"
+        ),
+        history=history_of(days.get(website.id, []), name),
+        base_url=base,
+    )
