@@ -113,9 +113,10 @@ def sparkline(values: Sequence[float | None], label: str) -> Markup:
 
 def response_chart(values: Sequence[float | None], label: str, span: str) -> Markup:
     """Return a response-time chart with its scale written out (oldest left)."""
-    width, height, left, pad = 600.0, 160.0, 48.0, 8.0
+    width, height, left, pad = 900.0, 140.0, 56.0, 8.0
     known = [v for v in values if v is not None]
-    top = _nice_ceiling(max(known)) if known else 100.0
+    # At least 10 ms of scale, so a fast site's half-way line does not read "0 ms".
+    top = _nice_ceiling(max(max(known), 10.0)) if known else 100.0
     plot_w = width - left - pad
     parts = [
         f'<svg xmlns="{SVG_NS}" class="chart" '
