@@ -91,3 +91,22 @@ async def test_public_page_draws_90_days_per_website_in_fixed_queries(
         assert f"{slug} 0: 50.00% up over the last 90 days" in html
         assert f"{slug} 1: no checks in the last 90 days" in html
     assert counts[0] == counts[1], counts
+
+
+async def test_daily_uptime_counts_what_daily_history_counts(alice: Browser, api: Api) -> None:
+    from betteruptime.db import stats
+
+    owner = await user_id(api, "alice")
+    ids = await add_websites(api, owner, 3)
+    await _ticks(api, ids[0], [Status.UP, Status.DOWN, Status.UP])
+    await _ticks(api, ids[1], [Status.DOWN])
+    now = datetime.now(UTC)
+    async with api.session() as session:
+        full = await stats.daily_history(session, ids, 90, now)
+        light = await stats.daily_uptime(session, ids, 90, now)
+    for website_id in ids:
+        assert [(d.date, d.checks, d.failures, d.success_ratio) for d in light[website_id]] == [
+            (d.date, d.checks, d.failures, d.success_ratio) for d in full[website_id]
+        ]
+    assert light[ids[0]][-1].checks == 3 and light[ids[0]][-1].failures == 1
+    assert light[ids[2]][-1].checks == 0 and light[ids[2]][-1].success_ratio is None

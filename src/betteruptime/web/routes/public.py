@@ -63,9 +63,7 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
     if found is None:
         raise _not_found()
     chosen = await status_pages.shown_websites(page.db, found.id)
-    days = await stats.daily_history(
-        page.db, [w.website_id for w in chosen], HISTORY_DAYS, page.now
-    )
+    days = await stats.daily_uptime(page.db, [w.website_id for w in chosen], HISTORY_DAYS, page.now)
     shown = []
     for w in chosen:
         name = _label(w.name, w.url, found.show_urls)
