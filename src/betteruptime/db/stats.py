@@ -29,7 +29,7 @@ from betteruptime.db.models import (
     tick_rollup_daily,
     tick_rollup_hourly,
 )
-from betteruptime.db.rollups import PROGRESS_NAME, tick_sums
+from betteruptime.db.rollups import PROGRESS_NAME, STATUS_DOWN, tick_sums
 from betteruptime.rules.rollup import (
     DAY,
     HOUR,
@@ -451,15 +451,24 @@ async def daily_uptime(
         t = WebsiteTick.__table__.c
         day_of_tick = case((t.scheduled_at >= today, 1), else_=0)
         queries.append(
-            _raw_sums(ref_list, max(raw_from, day_start(dates[0])))
-            .add_columns(t.website_ref, day_of_tick.label("bucket"))
+            select(
+                t.website_ref,
+                day_of_tick.label("bucket"),
+                func.count().label("checks"),
+                func.count().filter(t.status == STATUS_DOWN).label("failures"),
+            )
+            .where(
+                t.website_ref.in_(ref_list), t.scheduled_at >= max(raw_from, day_start(dates[0]))
+            )
             .group_by(t.website_ref, day_of_tick)
         )
         for query in queries:
-            for row in await session.execute(query):
-                found = counts[(refs[row.website_ref], _day_of(row.bucket, today))]
-                found[0] += int(row.checks or 0)
-                found[1] += int(row.failures or 0)
+            # all(): one fetch of every row; iterating the result fetches them one by one
+            # through the async driver, which cost more than the query for 45,000 rows.
+            for ref, bucket, checks, failures in (await session.execute(query)).all():
+                found = counts[(refs[ref], _day_of(bucket, today))]
+                found[0] += int(checks or 0)
+                found[1] += int(failures or 0)
     result: dict[uuid.UUID, list[DayStats]] = {}
     for website_id in ids:
         items = []
