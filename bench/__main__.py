@@ -26,11 +26,13 @@ import uvloop
 from bench import (
     accuracy,
     capacity,
+    detection,
     memory,
     scheduler,
     stats_reads,
     status_reads,
     storage,
+    storm,
     tick_writes,
     web_pages,
     worker_throughput,
@@ -74,6 +76,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "web": Benchmark(web_pages, needs_target=False),
     "storage": Benchmark(storage, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),
+    "storm": Benchmark(storm, needs_target=False),
+    "detection": Benchmark(detection, needs_target=False),
     "capacity": Benchmark(capacity, needs_target=True),
 }
 

@@ -133,8 +133,11 @@ async def add_region_and_status(conn: asyncpg.Connection, region_id: str) -> Non
     await conn.execute(
         """
         INSERT INTO website_status (website_id, region_id, status, status_code,
-                                    response_time_ms, error, checked_at, changed_at)
-        SELECT id, $1, 'UP', 200, 3, NULL, now(), now() - interval '1 day' FROM website
+                                    response_time_ms, error, checked_at, changed_at,
+                                    streak, streak_started_at)
+        SELECT id, $1, 'UP', 200, 3, NULL, now(), now() - interval '1 day',
+               2880, now() - interval '1 day'
+        FROM website
         ON CONFLICT DO NOTHING
         """,
         region_id,

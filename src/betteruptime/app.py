@@ -17,7 +17,9 @@ from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
 from betteruptime.api.routes import (
     badges,
+    channels,
     health,
+    incidents,
     stats,
     status,
     status_pages,
@@ -25,10 +27,13 @@ from betteruptime.api.routes import (
     websites,
 )
 from betteruptime.api.state import AppState
-from betteruptime.config import Settings, resolve_jwt_secret
+from betteruptime.checks.targets import TargetPolicy
+from betteruptime.config import Settings, resolve_channel_keys, resolve_jwt_secret
 from betteruptime.db.migrate import upgrade_to_head
 from betteruptime.db.session import create_engine, create_sessionmaker
 from betteruptime.log import get_logger
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import make_rate_limits
 from betteruptime.web.mount import install_web, make_web_state
 
@@ -52,6 +57,13 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                     "Multi-node deployments must set the same JWT_SECRET on every API node.",
                     secret_file=str(settings.data_dir / "jwt_secret"),
                 )
+            keys, keys_generated = resolve_channel_keys(settings)
+            if keys_generated:
+                log.warning(
+                    "CHANNEL_KEY is not set; using a key generated in DATA_DIR. Every API "
+                    "node and alerter of a deployment must set the same CHANNEL_KEY.",
+                    key_file=str(settings.data_dir / "channel_key"),
+                )
             if settings.redis_connection_url:
                 redis = aioredis.from_url(
                     settings.redis_connection_url, socket_connect_timeout=3, socket_timeout=3
@@ -66,6 +78,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 redis=redis,
                 rate_limits=rate_limits,
                 metrics=api_metrics,
+                cipher=ChannelCipher(keys),
+                sender=Sender(
+                    TargetPolicy(
+                        allow_private=settings.allow_private_targets,
+                        allowed_networks=settings.allowed_target_networks,
+                    ),
+                    timeout=settings.notify_timeout_seconds,
+                    concurrency=settings.notify_concurrency,
+                ),
             )
             # The pages share the API's database pool and login limits, not its code.
             app.state.web = make_web_state(settings, sessionmaker, secret, rate_limits)
@@ -96,9 +117,11 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(users.router)
     app.include_router(websites.router)
     app.include_router(status.router)
+    app.include_router(incidents.router)
     app.include_router(status_pages.router)
     app.include_router(badges.router)
     app.include_router(stats.router)
+    app.include_router(channels.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

@@ -1,4 +1,4 @@
-"""The `betteruptime` command: api | migrate (and the pipeline components)."""
+"""The `betteruptime` command: api | migrate | pusher | worker | alerter | serve."""
 
 from __future__ import annotations
 
@@ -116,10 +116,20 @@ def worker() -> None:
 
 
 @main.command()
+def alerter() -> None:
+    """Open and resolve incidents, and send their notifications (needs DATABASE_URL)."""
+    from betteruptime.runtime.processes import run_alerter
+
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, component="alerter")
+    _run(lambda: run_alerter(settings))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 def serve(host: str, port: int) -> None:
-    """Run API, pusher and one worker in one process (SQLite and in-process queue by default)."""
+    """Run API, pusher, one worker and the alerter in one process (SQLite, in-process queue)."""
     from betteruptime.runtime.processes import run_serve
 
     settings = _settings_or_exit()

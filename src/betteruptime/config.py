@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +21,7 @@ from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
 
 MIN_JWT_SECRET_BYTES = 32
 JWT_SECRET_FILE = "jwt_secret"  # noqa: S105 - a file name, not a secret
+CHANNEL_KEY_FILE = "channel_key"
 
 
 class Settings(BaseSettings):
@@ -51,6 +54,12 @@ class Settings(BaseSettings):
     pusher_batch_size: int = Field(default=1000, ge=1, le=10_000)
     pusher_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    confirmation_checks: int = Field(default=2, ge=1, le=100)
+    recovery_checks: int = Field(default=2, ge=1, le=100)
+    recheck_seconds: float = Field(default=10, ge=1, le=3600)
+    region_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    alerter_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     allow_private_targets: bool = False
     allowed_target_networks: Annotated[
         tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], NoDecode
@@ -62,14 +71,18 @@ class Settings(BaseSettings):
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "5/minute"
 
+    channel_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    notify_timeout_seconds: float = Field(default=15, ge=1, le=120)
+    notify_max_attempts: int = Field(default=5, ge=1, le=20)
+    notify_retry_seconds: float = Field(default=20, gt=0, le=3600)
+    notify_concurrency: int = Field(default=20, ge=1, le=500)
+    notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    notify_lease_seconds: float = Field(default=60, gt=0, le=3600)
     tick_retention_days: int = Field(default=30, ge=1, le=3650)
     hourly_retention_days: int = Field(default=400, ge=1, le=36500)
     daily_retention_days: int | None = Field(default=None, ge=1, le=36500)
     housekeeping_interval_seconds: float = Field(default=300, ge=1, le=86_400)
-
-    # The address people reach the service at, e.g. https://status.example.com; with
-    # https, the web session and CSRF cookies are marked Secure.
-    public_url: str | None = None
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     metrics_token: SecretStr | None = None
@@ -110,18 +123,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("public_url")
-    @classmethod
-    def _check_public_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(
-                "must be an http:// or https:// address, e.g. https://status.example.com"
-            )
-        return value.rstrip("/")
-
     @field_validator("login_rate_limit", "register_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -135,6 +136,30 @@ class Settings(BaseSettings):
                 "(e.g. 10/minute;100/hour)"
             )
         return value
+
+    @field_validator("channel_key")
+    @classmethod
+    def _check_channel_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        for key in value.get_secret_value().split(","):
+            if not valid_fernet_key(key.strip()):
+                raise ValueError(
+                    "must be one or more comma-separated Fernet keys (32 bytes, url-safe "
+                    "base64); generate one with: python3 -c 'import base64, os; "
+                    "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+                )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL, e.g. https://uptime.example.com")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must be a base URL without credentials, query or fragment")
+        return value.rstrip("/")
 
     @field_validator("daily_retention_days", mode="before")
     @classmethod
@@ -189,6 +214,15 @@ class Settings(BaseSettings):
                 f"MAX_TIMEOUT_SECONDS ({self.max_timeout_seconds}), the longest check timeout "
                 "a website may have; otherwise checks still running are claimed and run twice"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_lease(self) -> Settings:
+        # A claimed delivery is hidden from other notifiers for the lease; it must outlast
+        # one send (Apprise gives up at the timeout), so only a notifier that died mid-send
+        # leaves a delivery for another to take over.
+        if self.notify_lease_seconds < self.notify_timeout_seconds + 1:
+            raise ValueError("NOTIFY_LEASE_SECONDS must exceed NOTIFY_TIMEOUT_SECONDS by 1 s")
         return self
 
     @property
@@ -260,26 +294,58 @@ class SettingsError(Exception):
     """A setting has a value the service cannot start with."""
 
 
-def resolve_jwt_secret(settings: Settings) -> tuple[str, bool]:
-    """Return the JWT secret and whether it was generated into DATA_DIR (not set by env)."""
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value(), False
-    path = settings.data_dir / JWT_SECRET_FILE
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def valid_fernet_key(key: str) -> bool:
+    """Return True when key is 32 bytes in url-safe base64, the form Fernet takes."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32 and len(key) == 44
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def _generated_secret(data_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """Return the secret stored in DATA_DIR/name, creating it (mode 0600) when missing."""
+    path = data_dir / name
+    data_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Write a private temp file, then link it into place: link() fails if another
         # process got there first, and nobody ever reads a half-written secret.
-        tmp = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
+        tmp = path.with_name(f".{name}.{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48) + "\n")
+            fh.write(make() + "\n")
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
-    secret = path.read_text().strip()
+    return path.read_text().strip()
+
+
+def resolve_jwt_secret(settings: Settings) -> tuple[str, bool]:
+    """Return the JWT secret and whether it was generated into DATA_DIR (not set by env)."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value(), False
+    path = settings.data_dir / JWT_SECRET_FILE
+    secret = _generated_secret(
+        settings.data_dir, JWT_SECRET_FILE, lambda: secrets.token_urlsafe(48)
+    )
     if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
         raise SettingsError(f"{path} holds a secret shorter than {MIN_JWT_SECRET_BYTES} bytes")
     return secret, True
+
+
+def resolve_channel_keys(settings: Settings) -> tuple[tuple[str, ...], bool]:
+    """Return the channel URL keys (the first encrypts) and whether they were generated."""
+    if settings.channel_key is not None:
+        keys = tuple(k.strip() for k in settings.channel_key.get_secret_value().split(","))
+        return keys, False
+    path = settings.data_dir / CHANNEL_KEY_FILE
+    key = _generated_secret(
+        settings.data_dir,
+        CHANNEL_KEY_FILE,
+        lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii"),
+    )
+    if not valid_fernet_key(key):
+        raise SettingsError(f"{path} does not hold a Fernet key")
+    return (key,), True

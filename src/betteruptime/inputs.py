@@ -24,6 +24,9 @@ PASSWORD_MIN_LENGTH = 8
 # argon2 hashes any length, but an unbounded password is free CPU for an attacker.
 PASSWORD_MAX_LENGTH = 128
 NAME_MAX_LENGTH = 200
+MAX_STREAK_CHECKS = 100
+MAX_REGIONS_REQUIRED = 100
+MAX_REMINDER_MINUTES = 7 * 24 * 60
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
@@ -122,6 +125,66 @@ Timeout = Annotated[
 ]
 
 
+MAX_CHANNELS_PER_WEBSITE = 50
+# UUIDs arrive as JSON strings; strict mode would refuse a string for a UUID.
+ChannelIds = Annotated[
+    list[Annotated[uuid.UUID, Field(strict=False)]],
+    Field(max_length=MAX_CHANNELS_PER_WEBSITE, description="Ids of your channels to notify"),
+]
+
+
+ConfirmationChecks = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_STREAK_CHECKS,
+        description="Consecutive failing checks before a region counts as failing; "
+        "null: CONFIRMATION_CHECKS (default 2)",
+    ),
+    BeforeValidator(_whole_number),
+]
+RecoveryChecks = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_STREAK_CHECKS,
+        description="Consecutive good checks before a failing region counts as recovered; "
+        "null: RECOVERY_CHECKS (default 2)",
+    ),
+    BeforeValidator(_whole_number),
+]
+RegionsRequired = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REGIONS_REQUIRED,
+        description="Failing regions that open an incident; "
+        "null: a strict majority of the regions with a fresh result",
+    ),
+    BeforeValidator(_whole_number),
+]
+ReminderMinutes = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_REMINDER_MINUTES,
+        description="Minutes between reminders while an incident is open and not "
+        "acknowledged; null: no reminders",
+    ),
+    BeforeValidator(_whole_number),
+]
+
+
+class _Thresholds(_Input):
+    confirmation_checks: ConfirmationChecks | None = None
+    recovery_checks: RecoveryChecks | None = None
+    regions_required: RegionsRequired | None = None
+    reminder_minutes: ReminderMinutes | None = None
+
+
+THRESHOLD_FIELDS = tuple(_Thresholds.model_fields)
+
+
 Kind = Annotated[
     CheckKind,
     # Not strict: JSON carries the kind's value ("http"), never the enum itself.
@@ -132,7 +195,7 @@ Kind = Annotated[
 ]
 
 
-class WebsiteCreate(_Input):
+class WebsiteCreate(_Thresholds):
     kind: Kind = CheckKind.HTTP
     url: Url
     name: Name | None = None
@@ -143,9 +206,12 @@ class WebsiteCreate(_Input):
         default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
     )
     enabled: bool = True
+    channel_ids: ChannelIds | None = Field(
+        default=None, description="Default: every channel you have at creation time"
+    )
 
 
-_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled")
+_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled", "channel_ids")
 
 
 def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
@@ -158,8 +224,9 @@ def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
         prop.pop("default", None)
 
 
-class WebsiteUpdate(_Input):
-    """Fields to change; an absent field keeps its value, `name: null` clears the name."""
+class WebsiteUpdate(_Thresholds):
+    """Fields to change; an absent field keeps its value; `name: null` clears the name and
+    a null threshold goes back to the default."""
 
     model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
 
@@ -168,8 +235,11 @@ class WebsiteUpdate(_Input):
     interval_seconds: Interval | None = None
     timeout_seconds: Timeout | None = None
     enabled: bool | None = None
+    channel_ids: ChannelIds | None = None
 
-    @field_validator("url", "interval_seconds", "timeout_seconds", "enabled", mode="before")
+    @field_validator(
+        "url", "interval_seconds", "timeout_seconds", "enabled", "channel_ids", mode="before"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Validators do not run on defaults, so this only refuses an explicit null.

@@ -36,6 +36,9 @@ def _library_levels(level: int) -> dict[str, int]:
         "aiosqlite": max(logging.INFO, level),
         "asyncpg": max(logging.INFO, level),
         "alembic": quiet,
+        # urllib3 logs each request line at DEBUG: for a notification webhook, its path is
+        # a channel's secret token.
+        "urllib3": max(logging.INFO, level),
         # Its "Running upgrade" lines are state changes; the filter below keeps only them.
         "alembic.runtime.migration": max(logging.INFO, level),
     }

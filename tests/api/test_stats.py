@@ -87,11 +87,13 @@ async def test_stats_of_a_website_without_checks(api: Api, owner: Client) -> Non
         "checks",
         "failures",
         "success_ratio",
+        "availability",
         "response_time_ms",
         "regions",
     }
     assert body["window"] == "24h"
     assert (body["checks"], body["failures"], body["success_ratio"]) == (0, 0, None)
+    assert body["availability"] == 1.0  # no incident
     assert body["response_time_ms"] == NO_TIMES
     assert body["regions"] == []
     to = _ts(body["to"])

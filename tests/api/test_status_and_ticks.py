@@ -1,4 +1,4 @@
-"""Status from website_status rows (freshness and the overall rule) and tick paging."""
+"""Status from website_status rows and the open incident (the overall rule), tick paging."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
-from betteruptime.db.models import Region, WebsiteStatus
+from betteruptime.db.models import Incident, Region, WebsiteStatus
 from betteruptime.db.ticks import TickRow, write_ticks
 from betteruptime.rules.status import FRESHNESS_GRACE, Status
 from tests.api.conftest import Api, Client, create_website
@@ -56,6 +57,31 @@ async def _set_status(
     return checked_at
 
 
+async def _open_incident(api: Api, website_id: str) -> uuid.UUID:
+    now = datetime.now(UTC)
+    async with api.session() as session:
+        incident = Incident(
+            website_id=uuid.UUID(website_id),
+            state="open",
+            started_at=now - timedelta(seconds=60),
+            detected_at=now,
+            cause={"error": "connection refused", "status_code": None, "regions": ["us"]},
+        )
+        session.add(incident)
+        await session.commit()
+        return incident.id
+
+
+async def _resolve(api: Api, incident_id: uuid.UUID) -> None:
+    async with api.session() as session:
+        await session.execute(
+            update(Incident)
+            .where(Incident.id == incident_id)
+            .values(state="resolved", resolved_at=datetime.now(UTC))
+        )
+        await session.commit()
+
+
 async def test_status_is_unknown_before_any_tick(owner: Client) -> None:
     site = await create_website(owner, interval_seconds=INTERVAL)
     response = await owner.get(f"/status/{site['id']}")
@@ -66,6 +92,7 @@ async def test_status_is_unknown_before_any_tick(owner: Client) -> None:
         "status": "UNKNOWN",
         "last_checked_at": None,
         "regions": [],
+        "incident": None,
     }
 
 
@@ -90,7 +117,8 @@ async def test_status_follows_fresh_regions_and_ignores_stale_ones(api: Api, own
         "checked_at": body["regions"][0]["checked_at"],
     }
 
-    # One of two fresh regions DOWN: half say DOWN, so DOWN.
+    # One of two fresh regions DOWN, but no incident (nothing confirmed): still UP overall,
+    # with the failing region visible in `regions`.
     await _set_status(
         api,
         site["id"],
@@ -101,8 +129,29 @@ async def test_status_follows_fresh_regions_and_ignores_stale_ones(api: Api, own
         error="connection refused",
     )
     body = (await owner.get(path)).json()
-    assert body["status"] == "DOWN"
+    assert body["status"] == "UP"
+    assert body["incident"] is None
     assert body["regions"][1]["error"] == "connection refused"
+
+    # An unresolved incident makes it DOWN, and the status carries it.
+    incident_id = await _open_incident(api, site["id"])
+    body = (await owner.get(path)).json()
+    assert body["status"] == "DOWN"
+    assert body["incident"]["id"] == str(incident_id)
+    assert body["incident"]["state"] == "open"
+    assert body["incident"]["cause"] == {
+        "error": "connection refused",
+        "status_code": None,
+        "regions": ["us"],
+    }
+    assert body["incident"]["duration_seconds"] >= 60
+
+    # Even with every region stale, an unresolved incident keeps it DOWN.
+    await _set_status(api, site["id"], "eu", Status.UP, STALE_AGE)
+    await _set_status(api, site["id"], "us", Status.DOWN, STALE_AGE)
+    assert (await owner.get(path)).json()["status"] == "DOWN"
+    await _resolve(api, incident_id)
+    await _set_status(api, site["id"], "eu", Status.UP, timedelta(seconds=5))
 
     # The DOWN region goes stale: it is UNKNOWN and only the fresh UP region counts.
     await _set_status(api, site["id"], "us", Status.DOWN, STALE_AGE)

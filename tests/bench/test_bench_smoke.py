@@ -180,6 +180,28 @@ async def test_capacity_runs(nginx_url: str) -> None:
 
 
 @pytest.mark.usefixtures("servers")
+async def test_detection_runs() -> None:
+    from bench import detection
+
+    figures = await detection.run(detection.QUICK)
+    _check(figures, "detection latency", 2)
+    details = figures[1].details
+    # Every website that went down was notified once: the pipeline ran end to end.
+    assert (details["notified"], details["missing"], details["doubled"]) == (4, 0, 0)
+    assert figures[1].value > 0
+
+
+@pytest.mark.usefixtures("servers")
+async def test_storm_runs() -> None:
+    from bench import storm
+
+    figures = await storm.run(storm.QUICK)
+    _check(figures, "notification storm", 3)
+    assert figures[0].details["notified"] == storm.QUICK.down
+    assert figures[2].value == 0
+
+
+@pytest.mark.usefixtures("servers")
 def test_command_line_writes_table_and_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -105,6 +105,8 @@ async def publish_stale_job(env: dict[str, str]) -> None:
         ("ack", "worker", "write"),
         ("claim_idle", "worker", "recovery"),
         ("trim", "pusher", "pusher"),
+        ("evaluate", "alerter", "evaluate"),
+        ("time", "alerter", "time rules"),
     ],
 )
 async def test_a_failing_loop_ends_its_process_with_status_1(
@@ -128,6 +130,8 @@ async def test_a_failing_loop_ends_its_process_with_status_1(
     assert f"injected fault in {fault}" in line["error"]
     if command == "worker":
         assert '"worker stopped"' in output  # the other loops drained first
+    if command == "alerter":
+        assert '"evaluator stopped"' in output  # the other loop stopped first
 
 
 @pytest.mark.parametrize(("fault", "loop"), [("api", "api"), ("read", "read")])

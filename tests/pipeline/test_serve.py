@@ -18,7 +18,7 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
     log = tmp_path / "serve.log"
     proc = spawn(
         ["serve", "--port", str(port)],
-        {"ALLOW_PRIVATE_TARGETS": "true"},
+        {"ALLOW_PRIVATE_TARGETS": "true", "RECHECK_SECONDS": "1"},
         log,
         cwd=folder,
     )
@@ -59,6 +59,23 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
             stats = (await api.get(f"/website/{website_id}/stats")).json()
             assert stats["checks"] >= 1
             assert stats["regions"][0]["region_id"] == "local"
+
+            # A failing site: the recheck a second after the first failure confirms it,
+            # and the alerter inside serve opens the incident that makes it DOWN.
+            reply = await api.post(
+                "/website", json={"url": targets.url("/down"), "interval_seconds": 10}
+            )
+            assert reply.status_code == 201, reply.text
+            down_id = reply.json()["id"]
+
+            async def reported_down() -> bool:
+                body = (await api.get(f"/status/{down_id}")).json()
+                return bool(body["status"] == "DOWN" and body["incident"] is not None)
+
+            await wait_for(reported_down, 15, "an incident for the failing site")
+            incidents = (await api.get("/incidents")).json()["items"]
+            assert [(i["website_id"], i["state"]) for i in incidents] == [(down_id, "open")]
+            assert incidents[0]["cause"]["regions"] == ["local"]
     finally:
         code = await stop_process(proc)
     output = log.read_text()
@@ -66,6 +83,7 @@ async def test_serve_checks_a_website_added_through_the_api(tmp_path: Path) -> N
     assert (folder / "data" / "betteruptime.db").exists()
     assert '"queue": "LocalQueue"' in output
     assert '"worker stopped"' in output
+    assert '"evaluator stopped"' in output
     # serve also runs housekeeping (retention, rollups) in the same process.
     assert '"housekeeping started"' in output
     assert '"housekeeping stopped"' in output

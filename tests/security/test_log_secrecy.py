@@ -31,6 +31,9 @@ NEW_PASSWORD = "second-password-9Zx4"
 WRONG_PASSWORD = "wrong-password-3Kd8"
 URL_SECRET = "url-secret-5Wm1"
 REDIRECT_SECRET = "redirect-secret-2Pn6"
+CHANNEL_PASSWORD = "channel-pass-4Vb7"
+CHANNEL_TOKEN = "channel-token-6Yt3"
+CHANNEL_QUERY = "channel-query-1Ds9"
 BASIC = base64.b64encode(b"carol:basic-secret-8Lr0").decode()
 
 
@@ -46,6 +49,13 @@ class _Target(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def do_POST(self) -> None:  # a notification webhook
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -118,7 +128,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def test_no_secret_reaches_logs_or_error_bodies(tmp_path: Path, target: str) -> None:
     process, base, log = _start_serve(tmp_path)
     secrets: list[str] = [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD, URL_SECRET, REDIRECT_SECRET]
-    secrets.append(BASIC)
+    secrets += [BASIC, CHANNEL_PASSWORD, CHANNEL_TOKEN, CHANNEL_QUERY]
     bodies: list[str] = []  # error bodies and the tick list
     try:
         with httpx.Client(base_url=base, timeout=10) as http:
@@ -162,6 +172,28 @@ def test_no_secret_reaches_logs_or_error_bodies(tmp_path: Path, target: str) -> 
             with_credentials = {"url": f"http://carol:{URL_SECRET}@127.0.0.1:9/"}
             refused = call("POST", "/website", json=with_credentials, headers=auth)
             assert refused.status_code == 422
+            # A notification channel whose URL is full of secrets, sent to twice.
+            host = target.removeprefix("http://")
+            channel_url = (
+                f"json://carol:{CHANNEL_PASSWORD}@{host}/hook/{CHANNEL_TOKEN}?key={CHANNEL_QUERY}"
+            )
+            channel = call(
+                "POST", "/channels", json={"name": "c", "url": channel_url}, headers=auth
+            )
+            assert channel.status_code == 201
+            bodies.append(channel.text)
+            tested = call("POST", f"/channels/{channel.json()['id']}/test", headers=auth)
+            assert tested.json()["ok"] is True, tested.text
+            dead = channel_url.replace(host, f"127.0.0.1:{_free_port()}")
+            patched = call(
+                "PATCH", f"/channels/{channel.json()['id']}", json={"url": dead}, headers=auth
+            )
+            bodies.append(patched.text)
+            failed = call("POST", f"/channels/{channel.json()['id']}/test", headers=auth)
+            assert failed.json()["ok"] is False
+            bodies.append(failed.text)
+            bad_channel = {"name": "c", "url": f"nosuch://{CHANNEL_TOKEN}"}
+            assert call("POST", "/channels", json=bad_channel, headers=auth).status_code == 422
             site = call("POST", "/website", json={"url": f"{target}/start"}, headers=auth)
             assert site.status_code == 201
             # Let the pusher and worker check it once, following the redirect with credentials.
@@ -175,12 +207,14 @@ def test_no_secret_reaches_logs_or_error_bodies(tmp_path: Path, target: str) -> 
             else:
                 pytest.fail("no tick was written")
         secrets += [first_token, second_token, token]
+        secrets.append((tmp_path / "data" / "channel_key").read_text().strip())
     finally:
         _stop(process)
 
     output = log.read_text()
     # The capture works: the process logged at DEBUG from the API and the pipeline.
     assert '"event": "api started"' in output and "pusher" in output
+    assert '"event": "channel tested"' in output
     for secret in secrets:
         assert secret not in output, f"a secret leaked into the log: {secret[:6]}…"
         for body in bodies:

@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from betteruptime.config import (
     Settings,
     SettingsError,
     load_settings,
     normalize_database_url,
+    resolve_channel_keys,
     resolve_jwt_secret,
 )
+from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS
 
 
@@ -62,6 +65,9 @@ def test_redis_addr_becomes_a_url_and_redis_url_wins() -> None:
         ({"min_interval_seconds": 0}, "MIN_INTERVAL_SECONDS"),
         ({"log_level": "LOUD"}, "LOG_LEVEL"),
         ({"allowed_target_networks": "10.0.0.0/33"}, "ALLOWED_TARGET_NETWORKS"),
+        ({"channel_key": "not-a-fernet-key"}, "CHANNEL_KEY"),
+        ({"public_url": "ftp://uptime.example.com"}, "PUBLIC_URL"),
+        ({"notify_max_attempts": 0}, "NOTIFY_MAX_ATTEMPTS"),
     ],
 )
 def test_bad_values_name_the_setting(overrides: dict[str, object], names: str) -> None:
@@ -106,6 +112,29 @@ def test_cli_refuses_a_bad_setting_with_a_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_generated_channel_key_is_private_stable_and_a_fernet_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    keys, generated = resolve_channel_keys(settings)
+    again, _ = resolve_channel_keys(settings)
+    path = tmp_path / "data" / "channel_key"
+
+    assert generated
+    assert keys == again and len(keys) == 1
+    ChannelCipher(keys).decrypt(ChannelCipher(keys).encrypt("json://h/x"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_set_channel_keys_are_used_first_one_encrypting(tmp_path: Path) -> None:
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings = Settings(data_dir=tmp_path, channel_key=f"{new}, {old}")
+    assert resolve_channel_keys(settings) == ((new, old), False)
+    assert not (tmp_path / "channel_key").exists()
+
+
+def test_public_url_loses_its_trailing_slash() -> None:
+    assert Settings(public_url="https://up.example.com/").public_url == "https://up.example.com"
 
 
 @pytest.mark.parametrize(

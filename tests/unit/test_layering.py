@@ -58,6 +58,14 @@ RULES = [
     rule("log", only={"redact"}),
     rule("checks", only={"rules", "retry", "log"}, never=WEB_AND_SQL),
     rule("queue", only={"rules", "retry", "log"}, never=WEB_AND_SQL),
+    # Channel URLs and sends: shared by the API (validation, test sends) and the notifier.
+    # Apprise connects outside aiohttp, so only here, behind the socket guard.
+    rule(
+        "notify",
+        only={"checks", "rules", "retry", "log", "redact"},
+        never=WEB_AND_SQL,
+        sole_importer_of={"apprise"},
+    ),
     # db also keeps its hands off FastAPI: the web pages to come share its queries.
     rule("db", only={"rules"}, never={"fastapi", "starlette"}),
     rule("scheduler", never=(LOOPS - {"scheduler"}) | {"api", "web", "app", "runtime", "cli"}),

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, insert, select
 
-from betteruptime.db.models import Region, User, Website, WebsiteStatus
+from betteruptime.db.models import Incident, Region, User, Website, WebsiteStatus
 from betteruptime.rules.status import Status
 from tests.api.conftest import Api
 
@@ -31,7 +31,8 @@ async def add_websites(
     statuses: list[Status] | None = None,
     name: str = "site",
 ) -> list[uuid.UUID]:
-    """Insert websites (and, when given, a fresh state per website in region `local`)."""
+    """Insert websites (and, when given, a fresh state per website in region `local`, and an
+    open incident for each DOWN one)."""
     now = datetime.now(UTC)
     ids = [uuid.uuid4() for _ in range(count)]
     async with api.session() as session:
@@ -72,6 +73,24 @@ async def add_websites(
                     for i, website_id in enumerate(ids)
                 ],
             )
+            # A website is DOWN exactly while an incident is open: give each DOWN one its
+            # incident, as the alerter would have.
+            down = [w for i, w in enumerate(ids) if statuses[i % len(statuses)] is Status.DOWN]
+            if down:
+                await session.execute(
+                    insert(Incident),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "website_id": website_id,
+                            "state": "open",
+                            "started_at": now - timedelta(minutes=5),
+                            "detected_at": now - timedelta(minutes=4),
+                            "cause": {},
+                        }
+                        for website_id in down
+                    ],
+                )
         await session.commit()
     return ids
 

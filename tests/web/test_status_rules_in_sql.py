@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from betteruptime.db import listing
-from betteruptime.db.models import Region, WebsiteStatus
+from betteruptime.db.models import Incident, Region, WebsiteStatus
 from betteruptime.rules.status import FRESHNESS_GRACE, Status, overall_status, region_status
 from tests.api.conftest import Api
 from tests.web.conftest import Browser
@@ -59,8 +59,24 @@ async def test_sql_filter_agrees_with_the_status_rules(alice: Browser, api: Api)
                         "changed_at": now - age,
                     }
                 )
+        # Every third website has an unresolved incident (whatever its regions say), and
+        # every fifth a resolved one, which must not count.
+        for i, (website_id, case) in enumerate(zip(ids, CASES, strict=True)):
+            incident_open = i % 3 == 0
+            if incident_open or i % 5 == 0:
+                session.add(
+                    Incident(
+                        website_id=website_id,
+                        state="acknowledged" if incident_open else "resolved",
+                        started_at=now - timedelta(minutes=5),
+                        detected_at=now - timedelta(minutes=4),
+                        resolved_at=None if incident_open else now,
+                        cause={},
+                    )
+                )
             expected[website_id] = overall_status(
-                region_status(status, now - age, 60, now) for status, age in case
+                (region_status(status, now - age, 60, now) for status, age in case),
+                incident_open=incident_open,
             )
         await session.execute(insert(WebsiteStatus), rows)
         await session.commit()

@@ -25,7 +25,7 @@ log = get_logger(__name__)
 _DESCRIPTIONS = {
     401: "Missing, malformed, expired or revoked bearer token",
     403: "The current password is wrong",
-    404: "No such website or status page for this user (another user's looks the same)",
+    404: "Not found for this user (another user's website, page, incident or channel too)",
     409: "Conflicts with an existing resource, or a limit on how many there may be",
     413: "The request body is larger than MAX_REQUEST_BYTES",
     422: "The request is malformed or a value is out of range",

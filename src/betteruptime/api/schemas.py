@@ -8,12 +8,13 @@ from datetime import date as date_type
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 # The input models live in a module the web pages share; re-exported for the routes.
 from betteruptime.inputs import NAME_MAX_LENGTH as NAME_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
+from betteruptime.inputs import THRESHOLD_FIELDS as THRESHOLD_FIELDS
 from betteruptime.inputs import PasswordChange as PasswordChange
 from betteruptime.inputs import StatusPageCreate as StatusPageCreate
 from betteruptime.inputs import StatusPageUpdate as StatusPageUpdate
@@ -21,6 +22,7 @@ from betteruptime.inputs import UserLogin as UserLogin
 from betteruptime.inputs import UserRegister as UserRegister
 from betteruptime.inputs import WebsiteCreate as WebsiteCreate
 from betteruptime.inputs import WebsiteUpdate as WebsiteUpdate
+from betteruptime.inputs import _Input
 from betteruptime.rules.checks import MAX_INTERVAL_SECONDS as MAX_INTERVAL_SECONDS
 from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS
 from betteruptime.rules.checks import CheckKind
@@ -65,6 +67,9 @@ class UserToken(BaseModel):
     username: str
     email: str
     token: str
+
+
+IncidentState = Literal["open", "acknowledged", "resolved"]
 
 
 class WebsitePublic(BaseModel):
@@ -127,14 +132,108 @@ class RegionStatus(RegionTick):
     """A region's latest check; `status` is UNKNOWN once that check is stale."""
 
 
+class IncidentCause(BaseModel):
+    """What the failing checks said when the incident opened."""
+
+    error: str | None = None
+    status_code: int | None = None
+    regions: list[str] = Field(default_factory=list)
+
+
+class IncidentPublic(BaseModel):
+    """A confirmed outage; `resolved_by` is null when it resolved by itself."""
+
+    id: uuid.UUID
+    website_id: uuid.UUID
+    state: IncidentState
+    started_at: datetime = Field(description="The first failing check of the confirming streak")
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: uuid.UUID | None
+    resolved_at: datetime | None
+    resolved_by: uuid.UUID | None
+    cause: IncidentCause
+    duration_seconds: float = Field(description="Until resolved, or until now while unresolved")
+
+
+class DeliveryAttemptPublic(BaseModel):
+    """One attempt to send a notification: `error` is short, the channel's secrets masked."""
+
+    at: datetime
+    ok: bool
+    error: str | None
+    elapsed_ms: int
+
+
+class DeliveryPublic(BaseModel):
+    """A notification of one event to one channel, and every attempt to send it."""
+
+    channel_id: uuid.UUID
+    channel_name: str
+    channel_scheme: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None = Field(
+        description="When it is tried next; null unless pending"
+    )
+    last_error: str | None
+    delivered_at: datetime | None
+    log: list[DeliveryAttemptPublic]
+
+
+class IncidentEventPublic(BaseModel):
+    """One step of an incident's timeline, with the notifications it sent."""
+
+    id: int
+    kind: Literal["opened", "acknowledged", "reminder", "resolved"]
+    at: datetime
+    actor_id: uuid.UUID | None = Field(description="The user who acted; null for the monitor")
+    detail: dict[str, Any]
+    deliveries: list[DeliveryPublic] = Field(
+        default_factory=list,
+        description="One per channel the website notified when the event was fanned out "
+        "(empty until then)",
+    )
+
+
+class IncidentDetail(IncidentPublic):
+    """An incident and its timeline, oldest event first."""
+
+    events: list[IncidentEventPublic]
+
+
+class IncidentPage(BaseModel):
+    """Incidents newest first; pass `next_before` as `before` for the next page (null: no more)."""
+
+    items: list[IncidentPublic]
+    next_before: datetime | None
+
+
 class WebsiteStatusPublic(BaseModel):
     """A website's overall status and the latest state seen from each region."""
 
     id: uuid.UUID
     url: str
-    status: Status
+    status: Status = Field(
+        description="DOWN exactly while an incident is unresolved; otherwise UP when any "
+        "region has a fresh result, else UNKNOWN"
+    )
     last_checked_at: datetime | None
     regions: list[RegionStatus]
+    incident: IncidentPublic | None = Field(description="The unresolved incident, if any")
+
+
+AvailabilityWindow = Literal["24h", "7d", "30d", "90d", "365d"]
+
+
+class Availability(BaseModel):
+    """The share of the window without a confirmed incident."""
+
+    website_id: uuid.UUID
+    window: AvailabilityWindow
+    start: datetime
+    end: datetime
+    availability: float = Field(ge=0, le=1, description="1 - incident time in window / window")
 
 
 class Health(BaseModel):
@@ -146,6 +245,73 @@ class Health(BaseModel):
 class HealthError(ErrorResponse):
     database: str
     redis: str
+
+
+ChannelName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+ChannelUrlField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="An Apprise URL: mailto://, slack://, discord://, tgram://, ntfy://, "
+        "json://, form://, … (see the README); stored encrypted, shown masked",
+        examples=["json://hooks.example.com/uptime", "mailto://user:app-password@gmail.com"],
+    ),
+]
+
+
+class ChannelCreate(_Input):
+    name: ChannelName
+    url: ChannelUrlField
+
+
+def _channel_fields_not_nullable(schema: dict[str, Any]) -> None:
+    for name in ("name", "url"):
+        prop = schema["properties"][name]
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        prop.pop("default", None)
+
+
+class ChannelUpdate(_Input):
+    """Fields to change; an absent field keeps its value."""
+
+    model_config = ConfigDict(json_schema_extra=_channel_fields_not_nullable)
+
+    name: ChannelName | None = None
+    url: ChannelUrlField | None = None
+
+    @field_validator("name", "url", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class ChannelPublic(BaseModel):
+    """A channel; `url` is masked (scheme and host only), the stored URL never leaves."""
+
+    id: uuid.UUID
+    name: str
+    scheme: str
+    url: str = Field(examples=["json://hooks.example.com/***"])
+    created_at: datetime
+
+
+class ChannelList(BaseModel):
+    """The caller's channels, oldest first."""
+
+    items: list[ChannelPublic]
+
+
+class DeliveryResult(BaseModel):
+    """The outcome of one send: `error` is short and masked."""
+
+    ok: bool
+    error: str | None
+    elapsed_ms: int
 
 
 StatsWindow = Literal["24h", "7d", "30d", "90d", "365d"]
@@ -187,6 +353,9 @@ class WebsiteStatsPublic(BaseModel):
     checks: int
     failures: int
     success_ratio: float | None = Field(description="(checks - failures) / checks; null: none")
+    availability: float = Field(
+        ge=0, le=1, description="1 - confirmed incident time in [from, to) / (to - from)"
+    )
     response_time_ms: ResponseTimesPublic
     regions: list[RegionStatsPublic]
 

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from betteruptime.api.metrics import ApiMetrics
 from betteruptime.config import Settings
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
 
 
@@ -23,3 +25,5 @@ class AppState:
     redis: aioredis.Redis | None
     rate_limits: RateLimits
     metrics: ApiMetrics
+    cipher: ChannelCipher
+    sender: Sender

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from betteruptime.db.models import Website, WebsiteStatus
+from betteruptime.db.incidents import RESOLVED
+from betteruptime.db.models import Incident, Website, WebsiteStatus
 from betteruptime.rules.status import FRESHNESS_GRACE, Status
 
 SEARCH_MAX_LENGTH = 200
@@ -67,21 +68,25 @@ async def search_owned_by_status(
 ) -> tuple[int, list[uuid.UUID]]:
     """Return how many matching websites have this overall status, and one page of ids.
 
-    The status is computed in the database with the rules of rules.status.overall_status
+    The status is computed in the database with the rule of rules.status.overall_status
     (tested to agree with it), so a filter over 10,000 websites reads one page of ids, not
     10,000 rows into Python.
     """
     fresh = _fresh_condition(session.get_bind().dialect.name, now)
     fresh_count = func.count(WebsiteStatus.website_id).filter(fresh)
-    down_count = func.count(WebsiteStatus.website_id).filter(
-        fresh & (WebsiteStatus.status == Status.DOWN)
+    # DOWN exactly while an incident is unresolved; else UP with a fresh region.
+    incident_open = (
+        select(Incident.id)
+        .where(Incident.website_id == Website.id, Incident.state != RESOLVED)
+        .exists()
     )
-    if status is Status.UNKNOWN:
-        having = fresh_count == 0
-    elif status is Status.DOWN:
-        having = (fresh_count > 0) & (2 * down_count >= fresh_count)
+    having: ColumnElement[bool]
+    if status is Status.DOWN:
+        having = incident_open
+    elif status is Status.UNKNOWN:
+        having = ~incident_open & (fresh_count == 0)
     else:
-        having = (fresh_count > 0) & (2 * down_count < fresh_count)
+        having = ~incident_open & (fresh_count > 0)
     matching = (
         select(Website.id, Website.created_at)
         .outerjoin(WebsiteStatus, WebsiteStatus.website_id == Website.id)

@@ -1,4 +1,4 @@
-"""Tables of the monitor: users, website, region, ticks, status, rollups, status pages."""
+"""Tables: users, websites, regions, ticks, status, rollups, incidents, status pages."""
 
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import JSON, TypeEngine
 
 from betteruptime.rules import histogram
 from betteruptime.rules.checks import ERROR_MAX_LENGTH, CheckKind
@@ -172,6 +173,14 @@ class Website(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Incident thresholds; NULL means the operator's default from settings, so changing
+    # the default changes every website that never chose its own.
+    confirmation_checks: Mapped[int | None] = mapped_column(SmallInteger)
+    recovery_checks: Mapped[int | None] = mapped_column(SmallInteger)
+    # NULL: a strict majority of the regions with a fresh result.
+    regions_required: Mapped[int | None] = mapped_column(SmallInteger)
+    # NULL: no reminders.
+    reminder_minutes: Mapped[int | None] = mapped_column(Integer)
     # A small surrogate of the id inside tick tables (4 bytes instead of 16).
     ref: Mapped[int] = mapped_column(Integer, Identity(), default=NextRef("website"), unique=True)
     # The public name of the website's badges: knowing it reveals that one website's status
@@ -186,6 +195,9 @@ class Region(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Set while the probe-side outage guard ignores this region's votes (most of its
+    # checks fail at once: the probe's network, not the websites, is down).
+    votes_ignored_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A small surrogate of the id inside tick tables; regions are few and register rarely.
     ref: Mapped[int] = mapped_column(
         SmallInteger, Identity(), default=NextRef("region"), unique=True
@@ -270,6 +282,11 @@ def checked_at_sql(dialect: str, alias: str = "t") -> str:
 CHECKED_AT_SQL = {dialect: checked_at_sql(dialect) for dialect in _CHECKED_AT}
 
 
+def _streak_start(context: Any) -> Any:
+    # A row made through the ORM (tests, tools) starts its streak with its own check.
+    return context.get_current_parameters()["checked_at"]
+
+
 class WebsiteStatus(Base):
     """The latest tick per (website, region): status reads never scan history."""
 
@@ -288,6 +305,184 @@ class WebsiteStatus(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the status last changed in this region: the seed of incidents and uptime.
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Consecutive checks with the current status, this one included, and the checked_at
+    # of the first of them; written by the same statement as the row itself.
+    streak: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    streak_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_streak_start)
+
+
+class Evaluation(Base):
+    """Websites whose region state moved in a way that may open or close an incident."""
+
+    __tablename__ = "evaluation"
+
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+INCIDENT_STATES = ("open", "acknowledged", "resolved")
+EVENT_KINDS = ("opened", "acknowledged", "reminder", "resolved")
+
+
+class Incident(Base):
+    """A confirmed outage of one website, from detection to resolution."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        # At most one unresolved incident per website: a key, not a convention, so two
+        # alerters deciding at once cannot both open one.
+        Index(
+            "uq_incident_unresolved",
+            "website_id",
+            unique=True,
+            postgresql_where=text("state <> 'resolved'"),
+            sqlite_where=text("state <> 'resolved'"),
+        ),
+        Index("ix_incident_website_started", "website_id", "started_at"),
+        Index(
+            "ix_incident_awaiting_recovery",
+            "website_id",
+            postgresql_where=text("awaiting_recovery"),
+            sqlite_where=text("awaiting_recovery"),
+        ),
+        CheckConstraint("state IN ('open', 'acknowledged', 'resolved')", name="state_valid"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    website_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("website.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(12), default="open")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    cause: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Resolved by hand while still failing: no new incident until the website recovers.
+    awaiting_recovery: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    # The last reminder (a conditional update on it lets one alerter of many send it).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class IncidentEvent(Base):
+    """One step of an incident's timeline, and the outbox notifications are made from."""
+
+    __tablename__ = "incident_event"
+    __table_args__ = (
+        Index("ix_incident_event_incident_id", "incident_id", "id"),
+        # Only the rows still to fan out are indexed, so the notifier's claim stays small.
+        Index(
+            "ix_incident_event_unfanned",
+            "id",
+            postgresql_where=text("fanned_out_at IS NULL"),
+            sqlite_where=text("fanned_out_at IS NULL"),
+        ),
+        CheckConstraint(
+            "kind IN ('opened', 'acknowledged', 'reminder', 'resolved')", name="kind_valid"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # NULL until the notifier has turned the event into deliveries.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class Channel(Base):
+    """Where a user's notifications go: an Apprise URL, stored encrypted."""
+
+    __tablename__ = "channel"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    # Fernet token of the URL (tokens and passwords live in it): a dump alone reveals
+    # neither the URL nor its secrets, only the scheme below.
+    url_encrypted: Mapped[str] = mapped_column(String(4096))
+    scheme: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebsiteChannel(Base):
+    """Which channels a website notifies."""
+
+    __tablename__ = "website_channel"
+
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class NotificationDelivery(Base):
+    """One incident event to one channel: pending until delivered or given up on."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (
+        # Fan-out is idempotent: a second notifier (or a retried one) inserts nothing.
+        UniqueConstraint("event_id", "channel_id"),
+        # Only deliveries still to send are indexed, so the claim stays small.
+        Index(
+            "ix_notification_delivery_due",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_notification_delivery_channel_id", "channel_id"),
+        CheckConstraint("state IN ('pending', 'delivered', 'failed')", name="state_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("incident_event.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """The delivery log: every attempt to send a delivery, with its outcome."""
+
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (Index("ix_delivery_attempt_delivery_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("notification_delivery.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    # Short, with the channel's secrets masked.
+    error: Mapped[str | None] = mapped_column(String(ERROR_MAX_LENGTH))
+    elapsed_ms: Mapped[int] = mapped_column(Integer)
 
 
 # Rollups: per website, region and UTC hour (or day), what its ticks add up to. One column

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from betteruptime.db.incidents import IncidentRow, open_incidents
 from betteruptime.db.models import Website, WebsiteStatus
 from betteruptime.rules.status import Status, overall_status, region_status
 
@@ -28,11 +29,12 @@ class RegionState:
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """A website's overall status and each region's state, regions ordered by id."""
+    """A website's overall status, each region's state (ordered by id), its open incident."""
 
     status: Status
     last_checked_at: datetime | None
     regions: list[RegionState]
+    incident: IncidentRow | None = None
 
 
 async def website_status(session: AsyncSession, website: Website, now: datetime) -> StatusReport:
@@ -43,7 +45,7 @@ async def website_status(session: AsyncSession, website: Website, now: datetime)
 async def websites_status(
     session: AsyncSession, websites: Sequence[Website], now: datetime
 ) -> dict[uuid.UUID, StatusReport]:
-    """Return the status of each website as of now, in one query whatever their number."""
+    """Return the status of each website as of now, in two queries whatever their number."""
     by_id = {w.id: w for w in websites}
     rows: dict[uuid.UUID, list[WebsiteStatus]] = {w.id: [] for w in websites}
     if by_id:
@@ -54,10 +56,16 @@ async def websites_status(
         )
         for row in result:
             rows[row.website_id].append(row)
-    return {wid: _report(by_id[wid].interval_seconds, found, now) for wid, found in rows.items()}
+    incidents = await open_incidents(session, list(by_id))
+    return {
+        wid: _report(by_id[wid].interval_seconds, found, incidents.get(wid), now)
+        for wid, found in rows.items()
+    }
 
 
-def _report(interval_seconds: int, rows: list[WebsiteStatus], now: datetime) -> StatusReport:
+def _report(
+    interval_seconds: int, rows: list[WebsiteStatus], incident: IncidentRow | None, now: datetime
+) -> StatusReport:
     # Freshness and the overall rule come from rules.status only, so every reader agrees.
     regions = [
         RegionState(
@@ -71,7 +79,8 @@ def _report(interval_seconds: int, rows: list[WebsiteStatus], now: datetime) -> 
         for row in rows
     ]
     return StatusReport(
-        status=overall_status(r.status for r in regions),
+        status=overall_status((r.status for r in regions), incident_open=incident is not None),
         last_checked_at=max((r.checked_at for r in regions), default=None),
         regions=regions,
+        incident=incident,
     )

@@ -28,6 +28,11 @@ from betteruptime.db.models import (
     status_of_tick,
 )
 from betteruptime.rules.checks import ERROR_MAX_LENGTH
+from betteruptime.rules.incidents import (
+    DEFAULT_CONFIRMATION_CHECKS,
+    DEFAULT_RECHECK_SECONDS,
+    DEFAULT_RECOVERY_CHECKS,
+)
 from betteruptime.rules.status import Status
 
 # checked_at is stored as milliseconds after scheduled_at in an int4 column.
@@ -46,6 +51,15 @@ class TickRow:
     # The job's slot: identical on every redelivery, so it is the deduplication key.
     scheduled_at: datetime
     checked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StreakOptions:
+    """Defaults of the incident thresholds and the recheck delay, as the writer needs them."""
+
+    confirmation_checks: int = DEFAULT_CONFIRMATION_CHECKS
+    recovery_checks: int = DEFAULT_RECOVERY_CHECKS
+    recheck_seconds: float = DEFAULT_RECHECK_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +114,22 @@ def _status_code(value: int | None) -> int | None:
 # - Status rows are upserted in website_id order so two workers writing overlapping
 #   batches lock rows in the same order (no deadlock), and an older result never
 #   overwrites a newer one.
+#   The streak counts the newest tick of the batch per website: a batch spans 200 ms and
+#   a website is checked at most every few seconds, so two ticks of one website in one
+#   batch happen only when a backlog is flushed, and then the streak undercounts
+#   (confirmation takes a check longer, never shorter).
+# - The same statement feeds the alerter: a website whose new state may open or close an
+#   incident (any DOWN, or a streak not yet past its website's thresholds, read from the
+#   website row already joined) is queued in `evaluation`; a website UP far past its
+#   thresholds is not, so steady checks cost the alerter nothing. And a failure not yet
+#   confirmed brings the website's next check forward to checked_at + recheck seconds
+#   (never later than it was), so confirming costs seconds instead of whole intervals.
+#   Both touch rows another region's worker may touch in the same instant; they go in
+#   website_id order too, and a deadlock PostgreSQL still finds aborts one batch, which
+#   its worker retries with its acks held.
 _PG_WRITE = """
 WITH r AS (
-    SELECT w.ref AS website_ref, r.*
+    SELECT w.ref AS website_ref, w.confirmation_checks, w.recovery_checks, r.*
     FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::int4[], $5::text[],
                 $6::timestamptz[], $7::int4[], $8::timestamptz[])
          AS r(website_id, status, status_code, response_time_ms, error,
@@ -133,10 +160,11 @@ WITH r AS (
     RETURNING 1
 ), st AS (
     INSERT INTO website_status AS s (website_id, region_id, status, status_code,
-                                     response_time_ms, error, checked_at, changed_at)
+                                     response_time_ms, error, checked_at, changed_at,
+                                     streak, streak_started_at)
     SELECT DISTINCT ON (website_id) website_id, $9,
            CASE WHEN status = 1 THEN 'DOWN' ELSE 'UP' END,
-           status_code, response_time_ms, error, checked_at, checked_at
+           status_code, response_time_ms, error, checked_at, checked_at, 1, checked_at
     FROM r
     ORDER BY website_id, checked_at DESC
     ON CONFLICT (website_id, region_id) DO UPDATE SET
@@ -146,9 +174,35 @@ WITH r AS (
         error = EXCLUDED.error,
         checked_at = EXCLUDED.checked_at,
         changed_at = CASE WHEN s.status = EXCLUDED.status THEN s.changed_at
-                          ELSE EXCLUDED.checked_at END
+                          ELSE EXCLUDED.checked_at END,
+        streak = CASE WHEN s.status = EXCLUDED.status THEN s.streak + 1 ELSE 1 END,
+        streak_started_at = CASE WHEN s.status = EXCLUDED.status THEN s.streak_started_at
+                                 ELSE EXCLUDED.checked_at END
     WHERE s.checked_at < EXCLUDED.checked_at
-    RETURNING 1
+    RETURNING s.website_id, s.status, s.streak, s.checked_at
+), th AS (
+    SELECT DISTINCT ON (website_id) website_id,
+           COALESCE(confirmation_checks, $10::int) AS confirm,
+           COALESCE(recovery_checks, $11::int) AS recover
+    FROM r
+    ORDER BY website_id
+), w AS (
+    SELECT st.website_id, st.status, st.streak, st.checked_at, th.confirm, th.recover
+    FROM st JOIN th ON th.website_id = st.website_id
+), ev AS (
+    INSERT INTO evaluation (website_id, queued_at)
+    SELECT website_id, now() FROM w
+    WHERE status = 'DOWN' OR streak <= GREATEST(confirm, recover)
+    ORDER BY website_id
+    ON CONFLICT (website_id) DO NOTHING
+), rc AS (
+    UPDATE website SET next_check_at = w.checked_at + make_interval(secs => $12::float8)
+    FROM w
+    WHERE website.id = ANY(ARRAY(
+            SELECT website_id FROM w WHERE status = 'DOWN' AND streak < confirm
+            ORDER BY website_id))
+      AND w.website_id = website.id
+      AND website.next_check_at > w.checked_at + make_interval(secs => $12::float8)
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM st) AS status_updated
 """
@@ -173,9 +227,9 @@ _SQLITE_TICK = text(
 _SQLITE_STATUS = text(
     """
     INSERT INTO website_status (website_id, region_id, status, status_code, response_time_ms,
-                                error, checked_at, changed_at)
+                                error, checked_at, changed_at, streak, streak_started_at)
     SELECT :website_id, :region_id, :status_text, :status_code, :response_time_ms, :error,
-           :checked_at, :checked_at
+           :checked_at, :checked_at, 1, :checked_at
     WHERE EXISTS (SELECT 1 FROM website WHERE id = :website_id)
     ON CONFLICT (website_id, region_id) DO UPDATE SET
         status = excluded.status,
@@ -184,7 +238,12 @@ _SQLITE_STATUS = text(
         error = excluded.error,
         checked_at = excluded.checked_at,
         changed_at = CASE WHEN website_status.status = excluded.status
-                          THEN website_status.changed_at ELSE excluded.checked_at END
+                          THEN website_status.changed_at ELSE excluded.checked_at END,
+        streak = CASE WHEN website_status.status = excluded.status
+                      THEN website_status.streak + 1 ELSE 1 END,
+        streak_started_at = CASE WHEN website_status.status = excluded.status
+                                 THEN website_status.streak_started_at
+                                 ELSE excluded.checked_at END
     WHERE website_status.checked_at < excluded.checked_at
     """
 ).bindparams(
@@ -193,7 +252,51 @@ _SQLITE_STATUS = text(
 )
 
 
-async def write_ticks(engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]) -> WriteResult:
+# Run per row after the status upsert, matching the row just written by its checked_at
+# (an older, out-of-order result wrote nothing and must queue nothing). SQLite has one
+# writer at a time, so there are no lock orders to keep.
+_SQLITE_EVALUATION = text(
+    """
+    INSERT INTO evaluation (website_id, queued_at)
+    SELECT s.website_id, :now
+    FROM website_status s JOIN website w ON w.id = s.website_id
+    WHERE s.website_id = :website_id AND s.region_id = :region_id
+      AND s.checked_at = :checked_at
+      AND (s.status = 'DOWN'
+           OR s.streak <= max(coalesce(w.confirmation_checks, :confirm),
+                              coalesce(w.recovery_checks, :recover)))
+    ON CONFLICT (website_id) DO NOTHING
+    """
+).bindparams(
+    bindparam("website_id", type_=Uuid()),
+    bindparam("checked_at", type_=UTCDateTime()),
+    bindparam("now", type_=UTCDateTime()),
+)
+
+_SQLITE_RECHECK = text(
+    """
+    UPDATE website
+    SET next_check_at = strftime('%Y-%m-%d %H:%M:%f', julianday(:checked_at) + :recheck / 86400.0)
+    WHERE id = :website_id
+      AND next_check_at > strftime('%Y-%m-%d %H:%M:%f', julianday(:checked_at) + :recheck / 86400.0)
+      AND EXISTS (
+          SELECT 1 FROM website_status s
+          WHERE s.website_id = :website_id AND s.region_id = :region_id
+            AND s.checked_at = :checked_at AND s.status = 'DOWN'
+            AND s.streak < coalesce(website.confirmation_checks, :confirm))
+    """
+).bindparams(
+    bindparam("website_id", type_=Uuid()),
+    bindparam("checked_at", type_=UTCDateTime()),
+)
+
+
+async def write_ticks(
+    engine: AsyncEngine,
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions = StreakOptions(),
+) -> WriteResult:
     """Store a batch of results atomically; return how many ticks were new.
 
     Redelivered jobs are no-op inserts. On PostgreSQL a tick scheduled on a day without
@@ -204,18 +307,18 @@ async def write_ticks(engine: AsyncEngine, region_id: str, rows: Sequence[TickRo
         return WriteResult(0, 0)
     if engine.dialect.name == "postgresql":
         try:
-            return await _write_postgres(engine, region_id, rows)
+            return await _write_postgres(engine, region_id, rows, options)
         except Exception as exc:  # the driver's own error type: asyncpg CheckViolationError
             if "no partition of relation" not in str(exc):
                 raise
         days = {partitions.utc_day(r.scheduled_at) for r in rows}
         await partitions.create_partitions(engine, sorted(days))
-        return await _write_postgres(engine, region_id, rows)
-    return await _write_sqlite(engine, region_id, rows)
+        return await _write_postgres(engine, region_id, rows, options)
+    return await _write_sqlite(engine, region_id, rows, options)
 
 
 async def _write_postgres(
-    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
+    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
 ) -> WriteResult:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -231,12 +334,15 @@ async def _write_postgres(
             [delay_ms(r) for r in rows],
             [r.checked_at for r in rows],
             region_id,
+            options.confirmation_checks,
+            options.recovery_checks,
+            options.recheck_seconds,
         )
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
 
 
 async def _write_sqlite(
-    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow]
+    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
 ) -> WriteResult:
     async with engine.begin() as conn:
         region_ref = await conn.scalar(sa.select(Region.ref).where(Region.id == region_id))
@@ -260,9 +366,28 @@ async def _write_sqlite(
             for r in rows
         ]
         ticks = await conn.execute(_SQLITE_TICK, params)
-        status = await conn.execute(
-            _SQLITE_STATUS, sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
-        )
+        ordered = sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
+        status = await conn.execute(_SQLITE_STATUS, ordered)
+        follow = [
+            {
+                "website_id": p["website_id"],
+                "region_id": region_id,
+                "checked_at": p["checked_at"],
+                "confirm": options.confirmation_checks,
+                "recover": options.recovery_checks,
+            }
+            for p in ordered
+        ]
+        now = datetime.now(UTC)
+        await conn.execute(_SQLITE_EVALUATION, [{**f, "now": now} for f in follow])
+        recheck = [
+            {k: f[k] for k in ("website_id", "region_id", "checked_at", "confirm")}
+            | {"recheck": options.recheck_seconds}
+            for f, p in zip(follow, ordered, strict=True)
+            if p["status_text"] == Status.DOWN.value
+        ]
+        if recheck:
+            await conn.execute(_SQLITE_RECHECK, recheck)
     return WriteResult(max(ticks.rowcount, 0), max(status.rowcount, 0))
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from betteruptime.db.channels import set_website_channels
 from betteruptime.db.models import User, Website
 from betteruptime.db.ticks import delete_website_ticks
 from betteruptime.rules.checks import CheckKind
@@ -69,8 +71,13 @@ async def create_website(
     enabled: bool,
     max_websites: int,
     now: datetime,
+    thresholds: Mapping[str, int | None] | None = None,
+    channel_ids: Sequence[uuid.UUID] = (),
 ) -> Website:
-    """Insert and commit a website due at once; raise WebsiteLimitReached or DuplicateUrl."""
+    """Insert and commit a website due at once; raise WebsiteLimitReached or DuplicateUrl.
+
+    channel_ids are the (already checked) channels it notifies.
+    """
     await _lock_owner(session, owner_id)
     # Counted after the lock: a concurrent create by the same user waits for our commit,
     # then counts our row too, so the cap is never overshot.
@@ -81,6 +88,7 @@ async def create_website(
         await session.rollback()
         raise DuplicateUrl(url)
     website = Website(
+        id=uuid.uuid4(),
         owner_id=owner_id,
         kind=kind,
         url=url,
@@ -89,9 +97,10 @@ async def create_website(
         timeout_seconds=timeout_seconds,
         enabled=enabled,
         next_check_at=now,
+        **dict(thresholds or {}),
     )
     session.add(website)
-    await _commit_or_duplicate(session, url)
+    await _commit_or_duplicate(session, url, website.id, channel_ids)
     return website
 
 
@@ -105,8 +114,14 @@ async def update_website(
     timeout_seconds: int,
     enabled: bool,
     now: datetime,
+    thresholds: Mapping[str, int | None] | None = None,
+    channel_ids: Sequence[uuid.UUID] | None = None,
 ) -> Website:
-    """Store the website's new values and commit; raise DuplicateUrl for a taken URL."""
+    """Store the website's new values and commit; raise DuplicateUrl for a taken URL.
+
+    thresholds holds only the incident thresholds to change (None: back to the default);
+    channel_ids, when given, become exactly the (already checked) channels it notifies.
+    """
     if url != website.url and await _owner_has_url(session, website.owner_id, url):
         raise DuplicateUrl(url)
     if url != website.url or (enabled and not website.enabled):
@@ -123,7 +138,9 @@ async def update_website(
     website.interval_seconds = interval_seconds
     website.timeout_seconds = timeout_seconds
     website.enabled = enabled
-    await _commit_or_duplicate(session, url)
+    for field_name, value in (thresholds or {}).items():
+        setattr(website, field_name, value)
+    await _commit_or_duplicate(session, url, website.id, channel_ids)
     return website
 
 
@@ -160,8 +177,17 @@ async def _owner_has_url(session: AsyncSession, owner_id: uuid.UUID, url: str) -
     return found is not None
 
 
-async def _commit_or_duplicate(session: AsyncSession, url: str) -> None:
+async def _commit_or_duplicate(
+    session: AsyncSession,
+    url: str,
+    website_id: uuid.UUID | None = None,
+    channel_ids: Sequence[uuid.UUID] | None = None,
+) -> None:
     try:
+        if website_id is not None and channel_ids is not None:
+            # Its statements flush the pending website first: the same conflict can hit
+            # here as at the commit.
+            await set_website_channels(session, website_id, channel_ids)
         await session.commit()
     except IntegrityError:
         # The (owner, url) key caught a concurrent request that won the race.

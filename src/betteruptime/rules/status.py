@@ -27,10 +27,13 @@ def region_status(
     return status
 
 
-def overall_status(region_statuses: Iterable[Status]) -> Status:
-    """Return UNKNOWN with no fresh region, DOWN when half or more say DOWN, else UP."""
-    fresh = [s for s in region_statuses if s is not Status.UNKNOWN]
-    if not fresh:
-        return Status.UNKNOWN
-    down = sum(1 for s in fresh if s is Status.DOWN)
-    return Status.DOWN if 2 * down >= len(fresh) else Status.UP
+def overall_status(region_statuses: Iterable[Status], *, incident_open: bool) -> Status:
+    """Return DOWN while an incident is unresolved, else UP if any region is fresh, else UNKNOWN."""
+    # Incidents are the one judgement of "down" (confirmation, quorum, outage guard), so
+    # the API, pages, badges and notifications never disagree; a single region's DOWN
+    # stays visible in the per-region states.
+    if incident_open:
+        return Status.DOWN
+    if any(s is not Status.UNKNOWN for s in region_statuses):
+        return Status.UP
+    return Status.UNKNOWN

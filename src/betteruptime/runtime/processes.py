@@ -1,4 +1,4 @@
-"""Process wiring of `betteruptime pusher`, `worker` and `serve`: settings in, tasks run."""
+"""Process wiring of `betteruptime pusher`, `worker`, `alerter` and `serve`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.alerting.evaluator import Evaluator, EvaluatorConfig
+from betteruptime.alerting.metrics import EvaluatorMetrics
+from betteruptime.alerting.notifier import Notifier, NotifierConfig
 from betteruptime.checks.registry import Checkers, close_checkers, make_checkers
-from betteruptime.config import Settings
+from betteruptime.config import Settings, resolve_channel_keys
 from betteruptime.db.retention import RetentionConfig
 from betteruptime.db.session import create_engine
+from betteruptime.db.ticks import StreakOptions
 from betteruptime.log import get_logger
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.queue.base import CheckQueue
 from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
 from betteruptime.retry import Loops
+from betteruptime.rules.incidents import Thresholds
 from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
@@ -43,6 +50,31 @@ def make_checker_registry(settings: Settings) -> Checkers:
         max_body_bytes=settings.max_body_bytes,
         max_redirects=settings.max_redirects,
     )
+
+
+def make_notifier(settings: Settings, engine: AsyncEngine) -> Notifier:
+    """Return the notifier: channel keys, SSRF policy and delivery settings from settings."""
+    keys, generated = resolve_channel_keys(settings)
+    if generated:
+        get_logger(__name__).warning(
+            "CHANNEL_KEY is not set; using a key generated in DATA_DIR. Every API node and "
+            "alerter of a deployment must set the same CHANNEL_KEY.",
+            key_file=str(settings.data_dir / "channel_key"),
+        )
+    sender = Sender(
+        settings.target_policy,
+        timeout=settings.notify_timeout_seconds,
+        concurrency=settings.notify_concurrency,
+    )
+    config = NotifierConfig(
+        public_url=settings.public_url,
+        concurrency=settings.notify_concurrency,
+        poll_seconds=settings.notify_poll_seconds,
+        lease_seconds=settings.notify_lease_seconds,
+        max_attempts=settings.notify_max_attempts,
+        retry_seconds=settings.notify_retry_seconds,
+    )
+    return Notifier(engine, sender, ChannelCipher(keys), config)
 
 
 def make_pusher(
@@ -86,8 +118,26 @@ def make_worker(
         batch_size=settings.worker_batch_size,
         claim_idle_seconds=settings.claim_idle_seconds,
         max_deliveries=settings.max_deliveries,
+        streak=StreakOptions(
+            confirmation_checks=settings.confirmation_checks,
+            recovery_checks=settings.recovery_checks,
+            recheck_seconds=settings.recheck_seconds,
+        ),
     )
     return Worker(engine, queue, checkers, config, metrics)
+
+
+def make_evaluator(settings: Settings, engine: AsyncEngine, metrics: EvaluatorMetrics) -> Evaluator:
+    """Return an evaluator configured from the settings."""
+    config = EvaluatorConfig(
+        defaults=Thresholds(
+            confirmation_checks=settings.confirmation_checks,
+            recovery_checks=settings.recovery_checks,
+        ),
+        region_failure_ratio=settings.region_failure_ratio,
+        poll_seconds=settings.alerter_poll_seconds,
+    )
+    return Evaluator(engine, config, metrics)
 
 
 @contextlib.contextmanager
@@ -148,8 +198,29 @@ async def run_worker(settings: Settings, region_id: str) -> None:
         await engine.dispose()
 
 
+async def run_alerter(settings: Settings) -> None:
+    """Run the evaluator and the notifier until SIGTERM/SIGINT; raise LoopFailed if one ends.
+
+    Any number of alerters may run at once against one database.
+    """
+    engine = create_engine(settings.sqlalchemy_url, pool_size=4)
+    metrics = EvaluatorMetrics()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
+    stop = asyncio.Event()
+    try:
+        with stop_on_signals(stop):
+            loops = Loops(stop, get_logger(__name__).bind(component="alerter"))
+            loops.start("alerter", make_evaluator(settings, engine, metrics).run(stop))
+            loops.start("notifier", make_notifier(settings, engine).run(stop))
+            await loops.wait()
+    finally:
+        await engine.dispose()
+
+
 async def run_serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API, the pusher, housekeeping and one worker in this process and event loop.
+    """Run the API, the pusher, housekeeping, one worker and the alerter (evaluator and
+    notifier) in this process.
 
     Raise LoopFailed (after stopping the others) when one of them ends without a stop.
     """
@@ -174,7 +245,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         serve_metrics(settings.metrics_port)
     stop = asyncio.Event()
     try:
-        # Migrate before the pusher and worker start, so they never meet a missing table.
+        # Migrate before the loops start, so they never meet a missing table.
         await upgrade_to_head(engine)
         app = create_app(settings, engine=engine)
         config = uvicorn.Config(
@@ -183,7 +254,9 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
         server = _Server(config)
         pusher = make_pusher(settings, engine, queue, PusherMetrics())
         worker = make_worker(settings, engine, queue, checkers, region_id, WorkerMetrics())
+        evaluator = make_evaluator(settings, engine, EvaluatorMetrics())
         housekeeping = make_housekeeping(settings, engine)
+        notifier = make_notifier(settings, engine)
         log.info(
             "serving",
             url=f"http://{host}:{port}",
@@ -196,7 +269,9 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("api", _serve_until(server, stop))
             loops.start("pusher", pusher.run(stop))
             loops.start("worker", worker.run(stop))
+            loops.start("alerter", evaluator.run(stop))
             loops.start("housekeeping", housekeeping.run(stop))
+            loops.start("notifier", notifier.run(stop))
             await loops.wait()
     finally:
         await close_checkers(checkers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.registry import Checkers
 from betteruptime.db.faults import DATABASE_FAULTS
-from betteruptime.db.ticks import TickRow, register_region
+from betteruptime.db.ticks import StreakOptions, TickRow, register_region
 from betteruptime.log import get_logger
 from betteruptime.queue.base import CheckJob, CheckQueue, Delivery, GroupMissing, QueueUnavailable
 from betteruptime.retry import Backoff, Loops, sleep
@@ -39,6 +39,9 @@ class WorkerConfig:
     # How long a stopping worker keeps retrying a failed write before leaving the batch
     # pending for another worker to claim.
     shutdown_write_seconds: float = 10.0
+    # Threshold defaults the batch write needs to queue evaluations and bring rechecks
+    # forward.
+    streak: StreakOptions = field(default_factory=StreakOptions)
 
 
 class Worker:
@@ -81,6 +84,7 @@ class Worker:
                 # Results waiting for a write also hold back reads.
                 max_buffered=max(4 * config.batch_size, config.concurrency),
                 shutdown_write_seconds=config.shutdown_write_seconds,
+                streak=config.streak,
             ),
             metrics,
             self._log,

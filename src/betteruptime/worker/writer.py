@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.faults import DATABASE_FAULTS
-from betteruptime.db.ticks import TickRow, write_ticks
+from betteruptime.db.ticks import StreakOptions, TickRow, write_ticks
 from betteruptime.queue.base import CheckQueue, GroupMissing, QueueUnavailable
 from betteruptime.retry import Backoff, sleep
 from betteruptime.rules.status import Status
@@ -29,6 +29,7 @@ class WriterConfig:
     # How long a stopping worker keeps retrying a failed write before leaving the batch
     # pending for another worker to claim.
     shutdown_write_seconds: float = 10.0
+    streak: StreakOptions = field(default_factory=StreakOptions)
 
 
 class BatchWriter:
@@ -127,7 +128,9 @@ class BatchWriter:
         rows = [row for _, row in batch]
         while True:
             try:
-                result = await write_ticks(self._engine, self._config.region_id, rows)
+                result = await write_ticks(
+                    self._engine, self._config.region_id, rows, self._config.streak
+                )
             except DATABASE_FAULTS as exc:  # keep the acks, back off, retry
                 self._metrics.write_failures.inc()
                 if self._draining.is_set():

@@ -18,7 +18,7 @@ from betteruptime.api.schemas import (
     StatsWindow,
     WebsiteStatsPublic,
 )
-from betteruptime.db import stats
+from betteruptime.db import incidents, stats
 from betteruptime.db.stats import ResponseTimes
 
 router = APIRouter(tags=["statistics"])
@@ -53,8 +53,12 @@ async def get_stats(
     session: SessionDep,
     window: Annotated[StatsWindow, Query(description="How far back from now")] = "24h",
 ) -> WebsiteStatsPublic:
-    """Return checks, failures, success ratio and response times over a window."""
-    figures = await stats.window_stats(session, website.id, WINDOWS[window], datetime.now(UTC))
+    """Return checks, failures, success ratio, availability and response times over a window."""
+    now = datetime.now(UTC)
+    figures = await stats.window_stats(session, website.id, WINDOWS[window], now)
+    # Over the same span as the check figures, so the two ratios sit side by side.
+    span = figures.end - figures.start
+    available = await incidents.availability(session, [website.id], span, figures.end)
     return WebsiteStatsPublic(
         window=window,
         from_=figures.start,
@@ -62,6 +66,7 @@ async def get_stats(
         checks=figures.checks,
         failures=figures.failures,
         success_ratio=figures.success_ratio,
+        availability=available[website.id],
         response_time_ms=_times(figures.response_time),
         regions=[
             RegionStatsPublic(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import InputError, responses
 from betteruptime.api.schemas import (
+    THRESHOLD_FIELDS,
     IsoTime,
     TickPage,
     TickPublic,
@@ -19,6 +21,8 @@ from betteruptime.api.schemas import (
     WebsiteUpdate,
 )
 from betteruptime.db import ticks, websites
+from betteruptime.db.channels import owned_channel_ids, website_channel_ids
+from betteruptime.db.models import Website
 from betteruptime.db.ticks import TickCursor
 from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
 from betteruptime.inputs import validate_target_url, website_schedule
@@ -36,6 +40,9 @@ async def create_website(
     """Start monitoring a URL; the first check is due at once. Returns the website."""
     url = validate_target_url(body.url, settings)
     interval, timeout = website_schedule(body.interval_seconds, body.timeout_seconds, settings)
+    # Default: every channel the owner has now (a channel added later is not added to
+    # existing websites: a user who wants it says so with PATCH).
+    channel_ids = await _checked_channel_ids(session, user.id, body.channel_ids)
     try:
         website = await websites.create_website(
             session,
@@ -48,6 +55,8 @@ async def create_website(
             enabled=body.enabled,
             max_websites=settings.max_websites_per_user,
             now=datetime.now(UTC),
+            thresholds={name: getattr(body, name) for name in THRESHOLD_FIELDS},
+            channel_ids=channel_ids,
         )
     except WebsiteLimitReached as exc:
         raise HTTPException(
@@ -55,7 +64,7 @@ async def create_website(
         ) from None
     except DuplicateUrl:
         raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
-    return WebsitePublic.model_validate(website)
+    return await _public(session, website)
 
 
 @router.get("/websites", responses=responses(401, 422))
@@ -68,8 +77,12 @@ async def list_websites(
     """Return one page of the caller's websites, oldest first (ties broken by id)."""
     total = await websites.count_owned(session, user.id)
     rows = await websites.list_owned(session, user.id, limit, offset)
+    channels = await website_channel_ids(session, [w.id for w in rows])
     return WebsitePage(
-        items=[WebsitePublic.model_validate(w) for w in rows],
+        items=[
+            WebsitePublic.model_validate(w).model_copy(update={"channel_ids": channels[w.id]})
+            for w in rows
+        ],
         total=total,
         limit=limit,
         offset=offset,
@@ -77,9 +90,9 @@ async def list_websites(
 
 
 @router.get("/website/{website_id}", responses=responses(401, 404, 422))
-async def get_website(website: OwnedWebsite) -> WebsitePublic:
+async def get_website(website: OwnedWebsite, session: SessionDep) -> WebsitePublic:
     """Return one of the caller's websites."""
-    return WebsitePublic.model_validate(website)
+    return await _public(session, website)
 
 
 @router.patch("/website/{website_id}", responses=responses(401, 404, 409, 413, 422))
@@ -95,6 +108,11 @@ async def update_website(
         settings,
         current=(website.interval_seconds, website.timeout_seconds),
     )
+    channel_ids = (
+        None
+        if body.channel_ids is None
+        else await _checked_channel_ids(session, website.owner_id, body.channel_ids)
+    )
     try:
         website = await websites.update_website(
             session,
@@ -105,10 +123,17 @@ async def update_website(
             timeout_seconds=timeout,
             enabled=website.enabled if body.enabled is None else body.enabled,
             now=datetime.now(UTC),
+            # null is a value here: back to the default.
+            thresholds={
+                name: getattr(body, name)
+                for name in THRESHOLD_FIELDS
+                if name in body.model_fields_set
+            },
+            channel_ids=channel_ids,
         )
     except DuplicateUrl:
         raise HTTPException(status_code=409, detail=_DUPLICATE_URL) from None
-    return WebsitePublic.model_validate(website)
+    return await _public(session, website)
 
 
 @router.delete(
@@ -153,4 +178,26 @@ async def list_ticks(
         items=[TickPublic.model_validate(t) for t in rows],
         next_cursor=TickCursor.of(rows[-1]).encode() if full else None,
         next_before=rows[-1].checked_at if full else None,
+    )
+
+
+async def _checked_channel_ids(
+    session: SessionDep, owner_id: uuid.UUID, given: list[uuid.UUID] | None
+) -> list[uuid.UUID]:
+    """Return the channel ids to link: the given ones (all the owner's), or all when None."""
+    if given is None:
+        return await owned_channel_ids(session, owner_id)
+    found = set(await owned_channel_ids(session, owner_id, set(given)))
+    for index, channel_id in enumerate(given):
+        if channel_id not in found:
+            # Another user's channel gets the same answer as one that does not exist.
+            raise InputError(("body", "channel_ids", index), "no such channel")
+    return list(dict.fromkeys(given))
+
+
+async def _public(session: SessionDep, website: Website) -> WebsitePublic:
+    """Return the website as the API shows it, with its channel ids."""
+    channels = await website_channel_ids(session, [website.id])
+    return WebsitePublic.model_validate(website).model_copy(
+        update={"channel_ids": channels[website.id]}
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from betteruptime.db import stats, status_pages
+from betteruptime.db import incidents, stats, status_pages
 from betteruptime.rules.status import Status, overall_status, region_status
 from betteruptime.web.figures import HISTORY_DAYS, history_of
 from betteruptime.web.headers import PAGE_HEADERS
@@ -64,6 +64,7 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
         raise _not_found()
     chosen = await status_pages.shown_websites(page.db, found.id)
     days = await stats.daily_uptime(page.db, [w.website_id for w in chosen], HISTORY_DAYS, page.now)
+    open_now = await incidents.open_incidents(page.db, [w.website_id for w in chosen])
     shown = []
     for w in chosen:
         name = _label(w.name, w.url, found.show_urls)
@@ -73,8 +74,11 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
                 name=name,
                 url=w.url if found.show_urls else None,
                 status=overall_status(
-                    region_status(status, checked_at, w.interval_seconds, page.now)
-                    for status, checked_at in w.regions
+                    (
+                        region_status(status, checked_at, w.interval_seconds, page.now)
+                        for status, checked_at in w.regions
+                    ),
+                    incident_open=w.website_id in open_now,
                 ),
                 bars=history.bars,
                 summary=history.summary,

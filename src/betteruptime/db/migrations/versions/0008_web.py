@@ -1,7 +1,7 @@
 """public status pages and badge keys
 
 Revision ID: 0008_web
-Revises: 0004_rollups
+Revises: 0006_notifications
 Create Date: 2026-11-27
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_web"
-down_revision: str | None = "0004_rollups"
+down_revision: str | None = "0006_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
