@@ -84,6 +84,13 @@ class WebsitePublic(BaseModel):
     enabled: bool
     created_at: datetime
     next_check_at: datetime
+    confirmation_checks: int | None = Field(description="null: the CONFIRMATION_CHECKS default")
+    recovery_checks: int | None = Field(description="null: the RECOVERY_CHECKS default")
+    regions_required: int | None = Field(
+        description="null: a strict majority of the regions with a fresh result"
+    )
+    reminder_minutes: int | None = Field(description="null: no reminders")
+    channel_ids: list[uuid.UUID] = Field(default_factory=list)
     badge_key: str = Field(
         description="Public key of the website's badges (/badge/{badge_key}/status.svg); "
         "POST /website/{id}/badge-key replaces it"
