@@ -20,6 +20,7 @@ from betteruptime.api.routes import (
     channels,
     health,
     incidents,
+    pings,
     stats,
     status,
     status_pages,
@@ -123,5 +124,6 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.include_router(stats.router)
     app.include_router(channels.router)
     app.include_router(health.router)
+    app.include_router(pings.router)
     app.include_router(metrics.router)
     return app

@@ -16,6 +16,7 @@ import limits
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from betteruptime.checks.dns import parse_resolver
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS
 
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     ] = ()
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0, le=20)
+    # Resolvers of dns checks ("ip" or "ip:port", comma-separated); empty: the system's.
+    dns_resolvers: Annotated[tuple[str, ...], NoDecode] = ()
 
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     login_rate_limit: str = "10/minute"
@@ -94,6 +97,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
             return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+        return value
+
+    @field_validator("dns_resolvers", mode="before")
+    @classmethod
+    def _split_resolvers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(p.strip() for p in value.split(",") if p.strip())
+        for resolver in value:
+            try:
+                parse_resolver(resolver)
+            except ValueError:
+                raise ValueError(f"not an address or address:port: {resolver[:64]!r}") from None
         return value
 
     @field_validator("database_url")

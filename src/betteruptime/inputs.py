@@ -190,14 +190,21 @@ Kind = Annotated[
     # Not strict: JSON carries the kind's value ("http"), never the enum itself.
     Field(
         strict=False,
-        description="What the check does; `http` (a GET of `url`) is the only kind so far",
+        description="What the check does: http (the default), tcp, dns or heartbeat",
     ),
+]
+
+
+Options = Annotated[
+    dict[str, Any],
+    Field(description='The kind\'s options (see README "Kinds of checks"); omitted: defaults'),
 ]
 
 
 class WebsiteCreate(_Thresholds):
     kind: Kind = CheckKind.HTTP
-    url: Url
+    url: Url | None = Field(default=None, description="Required for http; absent otherwise")
+    options: Options | None = None
     name: Name | None = None
     interval_seconds: Interval | None = Field(
         default=None, description="Default DEFAULT_INTERVAL_SECONDS (180)"
@@ -211,7 +218,7 @@ class WebsiteCreate(_Thresholds):
     )
 
 
-_NOT_NULLABLE = ("url", "interval_seconds", "timeout_seconds", "enabled", "channel_ids")
+_NOT_NULLABLE = ("url", "options", "interval_seconds", "timeout_seconds", "enabled", "channel_ids")
 
 
 def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
@@ -231,6 +238,7 @@ class WebsiteUpdate(_Thresholds):
     model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
 
     url: Url | None = None
+    options: Options | None = Field(default=None, description="Replaces all the options")
     name: Name | None = None
     interval_seconds: Interval | None = None
     timeout_seconds: Timeout | None = None
@@ -238,7 +246,13 @@ class WebsiteUpdate(_Thresholds):
     channel_ids: ChannelIds | None = None
 
     @field_validator(
-        "url", "interval_seconds", "timeout_seconds", "enabled", "channel_ids", mode="before"
+        "url",
+        "options",
+        "interval_seconds",
+        "timeout_seconds",
+        "enabled",
+        "channel_ids",
+        mode="before",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:

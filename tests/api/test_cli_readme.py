@@ -135,3 +135,21 @@ def test_generated_jwt_secret_is_private_and_never_logged(api_server: Server) ->
     )
     assert response.status_code == 201
     assert response.json()["token"] not in api_server.log.read_text()
+
+
+def readme_kind_examples() -> str:
+    """Return the bash blocks of the README's "Kinds of checks" section, joined in order."""
+    section = README.read_text().split("\n## Kinds of checks\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 4, "one example per kind: http, tcp, dns, heartbeat"
+    return "\n".join(blocks)
+
+
+def test_readme_examples_of_every_kind_work_as_printed(api_server: Server) -> None:
+    login = readme_api_examples().split("# Monitor a website", 1)[0]
+    out = _run_bash(login + readme_kind_examples(), api_server.base_url)
+    assert '"kind":"http"' in out and '"method":"POST"' in out
+    assert "}422\n" in out  # the condition that does not parse (after the JSON)
+    assert '"url":"tcp://example.com:443"' in out
+    assert '"url":"dns://example.com/MX"' in out
+    assert out.endswith("OK\nOK\nOK\n")  # start, success with a body, exit status 0

@@ -9,7 +9,17 @@ from typing import Any
 
 from tests.api.conftest import Api, Client, create_website
 
-PUBLIC = {("POST", "/user/register"), ("POST", "/user/login"), ("GET", "/healthz")}
+PUBLIC = {("POST", "/user/register"), ("POST", "/user/login"), ("GET", "/healthz")} | {
+    # Heartbeat pings: the secret key in the path is the credential.
+    (method, path)
+    for method in ("GET", "HEAD", "POST")
+    for path in (
+        "/ping/{key}",
+        "/ping/{key}/start",
+        "/ping/{key}/fail",
+        "/ping/{key}/{exit_status}",
+    )
+}
 # A valid body for operations that take one, so only the access rule can fail them.
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/website"): {"url": "https://new.example.com"},

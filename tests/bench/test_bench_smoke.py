@@ -120,6 +120,17 @@ async def test_status_reads_runs() -> None:
 
 
 @pytest.mark.usefixtures("servers")
+async def test_heartbeat_pings_run() -> None:
+    from bench import pings
+
+    sizes = dataclasses.replace(pings.QUICK, heartbeats=100, seconds=0.5)
+    figures = await pings.run(sizes)
+    _check(figures, "heartbeat pings", 2)
+    # Every ping answered 200 was stored as a tick.
+    assert figures[0].details["ticks_stored"] >= figures[0].details["pings"] > 0
+
+
+@pytest.mark.usefixtures("servers")
 async def test_stats_reads_runs() -> None:
     from bench import stats_reads
 

@@ -38,6 +38,8 @@ TABLES = {
     "tick_rollup_hourly",
     "tick_rollup_daily",
     "rollup_progress",
+    "website_certificate",
+    "heartbeat",
     "alembic_version",
 }
 

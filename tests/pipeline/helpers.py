@@ -55,6 +55,8 @@ async def create_websites(
     timeout: int = 2,
     next_check_at: datetime | None = None,
     enabled: bool = True,
+    kind: str = "http",
+    options: str | None = None,
 ) -> list[uuid.UUID]:
     """Return the ids of new websites, due at next_check_at (default now)."""
     now = datetime.now(UTC)
@@ -64,6 +66,8 @@ async def create_websites(
             "id": wid,
             "owner_id": owner,
             "url": url,
+            "kind": kind,
+            "options": options,
             "name": None,
             "interval_seconds": interval,
             "timeout_seconds": timeout,

@@ -175,3 +175,13 @@ def test_the_longest_timeout_setting_is_capped_by_the_api_limit() -> None:
         load_settings(max_timeout_seconds=MAX_TIMEOUT_SECONDS + 1, claim_idle_seconds=3600)
     with pytest.raises(SettingsError, match="DEFAULT_TIMEOUT_SECONDS must be <= MAX_TIMEOUT"):
         load_settings(max_timeout_seconds=5, claim_idle_seconds=6)
+
+
+def test_dns_resolvers_are_addresses_with_optional_ports() -> None:
+    assert Settings(dns_resolvers="127.0.0.1:5353, [::1]:53,192.0.2.1").dns_resolvers == (
+        "127.0.0.1:5353",
+        "[::1]:53",
+        "192.0.2.1",
+    )
+    with pytest.raises(SettingsError, match=r"DNS_RESOLVERS|dns_resolvers"):
+        load_settings(dns_resolvers="resolver.example.com")

@@ -36,7 +36,7 @@ def test_a_job_enqueued_before_kinds_existed_is_an_http_check() -> None:
     assert decode_job(fields).kind is CheckKind.HTTP
 
 
-@pytest.mark.parametrize("kind", ["", "tcp", "HTTP"])
+@pytest.mark.parametrize("kind", ["", "smtp", "HTTP"])
 def test_an_unknown_kind_makes_the_message_malformed(kind: str) -> None:
     fields = {**encode_job(JOB), "kind": kind}
     with pytest.raises(ValueError):
@@ -44,3 +44,12 @@ def test_an_unknown_kind_makes_the_message_malformed(kind: str) -> None:
     delivery = to_delivery("1-0", fields)
     assert delivery.job is None
     assert delivery.malformed is not None
+
+
+def test_options_travel_with_the_job_and_old_jobs_without_them_still_decode() -> None:
+    job = CheckJob(**{**{f: getattr(JOB, f) for f in JOB.__slots__}, "options": '{"port":5}'})
+    fields = encode_job(job)
+    assert fields["options"] == '{"port":5}'
+    assert decode_job(fields).options == '{"port":5}'
+    assert "options" not in encode_job(JOB)
+    assert decode_job(encode_job(JOB)).options == ""

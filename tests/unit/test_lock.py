@@ -49,6 +49,6 @@ def test_a_dependency_missing_from_the_lock_is_caught(tmp_path: Path) -> None:
     pyproject = (tmp_path / "pyproject.toml").read_text()
     assert '    "click>=8.1",\n' in pyproject
     (tmp_path / "pyproject.toml").write_text(
-        pyproject.replace('    "click>=8.1",\n', '    "click>=8.1",\n    "cronsim>=2.6",\n')
+        pyproject.replace('    "click>=8.1",\n', '    "click>=8.1",\n    "croniter>=2.0",\n')
     )
     assert _lock_check(tmp_path).returncode != 0

@@ -18,6 +18,7 @@ from betteruptime.api.schemas import ErrorResponse, ValidationErrorResponse
 from betteruptime.inputs import InputError as InputError
 from betteruptime.log import get_logger
 from betteruptime.ratelimit import RateLimited
+from betteruptime.rules.checks import HTTP_METHODS
 
 log = get_logger(__name__)
 
@@ -86,8 +87,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
-# Every method a route of this API may answer; anything else is a 405 (and "OTHER" in metrics).
-HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+# Every method a route of this API may answer (HTTP_METHODS); anything else is a 405 (and
+# "OTHER" in metrics).
 
 
 def _allowed(request: Request) -> str:

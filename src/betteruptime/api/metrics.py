@@ -10,7 +10,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from betteruptime.api.errors import HTTP_METHODS, unauthorized
+from betteruptime.api.errors import unauthorized
+from betteruptime.rules.checks import HTTP_METHODS
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _METHODS = frozenset(HTTP_METHODS)

@@ -8,9 +8,17 @@ from datetime import date as date_type
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 # The input models live in a module the web pages share; re-exported for the routes.
+from betteruptime.checks.options import public_options
 from betteruptime.inputs import NAME_MAX_LENGTH as NAME_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
@@ -78,6 +86,10 @@ class WebsitePublic(BaseModel):
     id: uuid.UUID
     kind: CheckKind
     url: str
+    options: dict[str, Any] = Field(description="Every option of the kind, defaults included")
+    ping_key: str | None = Field(
+        default=None, description="Heartbeats: the secret of `/ping/{ping_key}`"
+    )
     name: str | None
     interval_seconds: int
     timeout_seconds: int
@@ -95,6 +107,14 @@ class WebsitePublic(BaseModel):
         description="Public key of the website's badges (/badge/{badge_key}/status.svg); "
         "POST /website/{id}/badge-key replaces it"
     )
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _stored_options(cls, value: Any, info: ValidationInfo) -> Any:
+        # Read from a row: the stored compact JSON (or NULL) becomes every option.
+        if value is None or isinstance(value, str):
+            return public_options(info.data["kind"], value)
+        return value
 
 
 class WebsitePage(BaseModel):

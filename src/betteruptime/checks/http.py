@@ -1,12 +1,15 @@
-"""The HTTP check: one GET with a fresh connection, redirects and the SSRF guard on every hop."""
+"""The HTTP check: one request on a fresh connection; the SSRF guard on every redirect hop."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ssl
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
@@ -14,8 +17,10 @@ from yarl import URL
 
 from betteruptime.checks.errors import CheckRefused, describe
 from betteruptime.checks.guard import GuardedResolver, guarded_socket_factory
-from betteruptime.checks.result import CheckResult
+from betteruptime.checks.http_spec import HttpSpec, http_spec
+from betteruptime.checks.result import CheckResult, TlsFacts
 from betteruptime.checks.targets import TargetPolicy, parse_ip_literal
+from betteruptime.checks.tls import facts_from_ssl, inspect, refusal_reason
 from betteruptime.log import get_logger
 from betteruptime.rules.status import Status
 
@@ -29,11 +34,32 @@ _READ_CHUNK = 16384
 class _Progress:
     """What a check learned before it ended, so a timeout can still report it."""
 
-    __slots__ = ("elapsed", "status_code")
+    __slots__ = ("body", "elapsed", "status_code", "target", "tls")
 
     def __init__(self) -> None:
         self.status_code: int | None = None
         self.elapsed: float | None = None
+        self.target: URL | None = None
+        self.tls: TlsFacts | None = None
+        self.body: bytes | None = None
+
+
+# The check being run in this task: the connector notes the certificate of each new
+# connection there (a small answer releases its connection before `request` returns).
+_CURRENT: ContextVar[_Progress | None] = ContextVar("http_check_progress", default=None)
+
+
+class _CertificateNotingConnector(aiohttp.TCPConnector):
+    """A TCPConnector that notes each TLS connection's certificate facts for its check."""
+
+    async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109
+        # aiohttp's hook where a new connection exists and its handshake is done.
+        proto = await super()._create_connection(req, traces, timeout)
+        progress = _CURRENT.get()
+        transport = getattr(proto, "transport", None)
+        if progress is not None and transport is not None:
+            progress.tls = facts_from_ssl(transport.get_extra_info("ssl_object"))
+        return proto
 
 
 class HttpChecker:
@@ -47,12 +73,15 @@ class HttpChecker:
         max_redirects: int = 5,
         resolver: AbstractResolver | None = None,
         user_agent: str = "BetterUptime/0.1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._policy = policy
         self._max_body_bytes = max(0, max_body_bytes)
         self._max_redirects = max(0, max_redirects)
         self._inner_resolver = resolver
         self._user_agent = user_agent
+        # None: the system's trust store (tests pass a context trusting their own CA).
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         # Per-checker cache: the same few thousand hosts are checked over and over.
@@ -77,7 +106,7 @@ class HttpChecker:
         if self._session is None:
             if self._closed:
                 raise RuntimeError("HttpChecker is closed")
-            connector = aiohttp.TCPConnector(
+            connector = _CertificateNotingConnector(
                 # The worker bounds concurrency itself; a connector limit would only queue.
                 limit=0,
                 # A fresh connection per check, so connect and TLS time are measured for real
@@ -85,6 +114,7 @@ class HttpChecker:
                 force_close=True,
                 resolver=GuardedResolver(self._policy, self._inner_resolver),
                 socket_factory=guarded_socket_factory(self._policy),
+                ssl=self._ssl,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -108,19 +138,31 @@ class HttpChecker:
             session, self._session = self._session, None
             await session.close()
 
-    async def check(self, url: str, timeout_seconds: float) -> CheckResult:
-        """Return UP or DOWN for one GET of url; network faults become DOWN, never raise."""
+    async def check(
+        self, url: str, timeout_seconds: float, options: str | None = None
+    ) -> CheckResult:
+        """Return UP or DOWN for one request to url; network faults become DOWN, never raise."""
         checked_at = datetime.now(UTC)
+        # Plain checks (no options) take the seed's path: GET, 200-399, body discarded.
+        try:
+            spec = http_spec(options) if options else None
+        except ValueError:
+            return CheckResult(Status.DOWN, checked_at, error="invalid options")
         session = self._get_session()
         progress = _Progress()
+        _CURRENT.set(progress)
         started = time.perf_counter()
         error: str | None = None
         deadline = asyncio.timeout(timeout_seconds)
         try:
             async with deadline:
-                await self._fetch(session, url, started, progress)
+                await self._fetch(session, url, started, progress, spec)
         except TimeoutError:
             error = "timeout"
+        except aiohttp.ClientConnectorCertificateError as exc:
+            error = describe(exc)
+            left = timeout_seconds - (time.perf_counter() - started)
+            error = await self._explain_certificate(progress, error, max(left, 1.0))
         except (aiohttp.ClientError, OSError, ValueError, CheckRefused) as exc:
             # A library may turn the deadline's cancellation into its own error on the way
             # out; the deadline is still the reason.
@@ -131,37 +173,78 @@ class HttpChecker:
 
         response_time_ms = None if progress.elapsed is None else round(progress.elapsed * 1000)
         code = progress.status_code
-        if error is None and code is not None and 200 <= code <= 399:
-            return CheckResult(Status.UP, checked_at, code, response_time_ms)
+        if error is None and code is not None:
+            if spec is None:
+                if 200 <= code <= 399:
+                    return CheckResult(
+                        Status.UP, checked_at, code, response_time_ms, tls=progress.tls
+                    )
+                error = f"status {code}"
+            else:
+                error = spec.judge(code, response_time_ms, progress.body, progress.tls, checked_at)
+                if error is None:
+                    return _up(spec, checked_at, code, response_time_ms, progress.tls)
         if error is None:
             error = f"status {code}"
-        return CheckResult(Status.DOWN, checked_at, code, response_time_ms, error)
+        return CheckResult(Status.DOWN, checked_at, code, response_time_ms, error, tls=progress.tls)
+
+    async def _explain_certificate(self, progress: _Progress, error: str, seconds: float) -> str:
+        """Return a precise reason for a refused certificate, reading it without trust."""
+        target = progress.target
+        if target is None or target.raw_host is None:
+            return error
+        facts = await inspect(target.raw_host, target.port or 443, self._policy, seconds)
+        if facts is None:
+            return error
+        progress.tls = facts
+        return refusal_reason(facts, datetime.now(UTC)) or error
 
     async def _fetch(
-        self, session: aiohttp.ClientSession, url: str, started: float, progress: _Progress
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        started: float,
+        progress: _Progress,
+        spec: HttpSpec | None,
     ) -> None:
         target = URL(url)
         if target.scheme not in _SCHEMES:
             raise CheckRefused("unsupported URL scheme")
+        method = "GET" if spec is None else spec.method
+        data = None if spec is None else spec.body
+        headers = None if spec is None else spec.headers
+        follow = spec is None or spec.follow_redirects
         redirects = 0
         while True:
             target = self._guard_literal(target)
-            async with session.get(target, allow_redirects=False) as response:
-                # `get` returns once the status line and headers are in: time to first byte.
+            progress.target = target
+            async with session.request(
+                method, target, allow_redirects=False, data=data, headers=headers
+            ) as response:
+                # The status line and headers are in: time to first byte.
                 progress.elapsed = time.perf_counter() - started
                 progress.status_code = response.status
                 location = response.headers.get("Location")
-                if response.status in _REDIRECT_STATUSES and location:
+                if follow and response.status in _REDIRECT_STATUSES and location:
                     if redirects >= self._max_redirects:
                         raise CheckRefused("too many redirects")
                     redirects += 1
                     # What a hop answered is not the site's answer: a later failure must
                     # not be reported with this hop's 3xx and timing.
                     progress.status_code = progress.elapsed = None
+                    progress.tls = None
                     target = _redirect_target(response.url, location)
+                    if response.status == 303 or (
+                        response.status in (301, 302) and method == "POST"
+                    ):
+                        # What browsers do: the next hop is a GET without the body.
+                        method, data = "GET", None
                     # Leaving the block drops this hop's connection unread (force_close).
                     continue
-                await self._read_bounded(response)
+                if spec is not None and spec.reads_body:
+                    progress.body = await self._read_kept(response)
+                else:
+                    await self._read_bounded(response)
                 return
 
     def _guard_literal(self, target: URL) -> URL:
@@ -186,6 +269,19 @@ class HttpChecker:
             return None, None  # a name: the guarded resolver checks what it resolves to
         return str(address), self._policy.blocked_reason(address)
 
+    async def _read_kept(self, response: aiohttp.ClientResponse) -> bytes:
+        """Return at most max_body_bytes of the body, for keywords and assertions."""
+        chunks = []
+        remaining = self._max_body_bytes
+        content = response.content
+        while remaining > 0:
+            chunk = await content.read(min(remaining, _READ_CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
     async def _read_bounded(self, response: aiohttp.ClientResponse) -> None:
         """Read and discard at most max_body_bytes of the body; the rest is never read."""
         remaining = self._max_body_bytes
@@ -195,6 +291,28 @@ class HttpChecker:
             if not chunk:
                 return
             remaining -= len(chunk)
+
+
+def _up(
+    spec: HttpSpec,
+    checked_at: datetime,
+    code: int,
+    response_time_ms: int | None,
+    tls: TlsFacts | None,
+) -> CheckResult:
+    """Return the UP result, degraded when slower than the website's threshold."""
+    limit = spec.degraded_after_ms
+    if limit is not None and response_time_ms is not None and response_time_ms > limit:
+        return CheckResult(
+            Status.UP,
+            checked_at,
+            code,
+            response_time_ms,
+            f"degraded: slower than {limit} ms",
+            degraded=True,
+            tls=tls,
+        )
+    return CheckResult(Status.UP, checked_at, code, response_time_ms, tls=tls)
 
 
 def _redirect_target(current: URL, location: str) -> URL:

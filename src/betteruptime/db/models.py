@@ -25,6 +25,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     Uuid,
@@ -167,6 +168,13 @@ class Website(Base):
         KindType, default=CheckKind.HTTP, server_default=CheckKind.HTTP.value
     )
     url: Mapped[str] = mapped_column(String(URL_MAX_LENGTH))
+    # The kind's options as compact JSON without defaults (checks/options.py), NULL when all
+    # are defaults. One column rather than typed columns per kind: a new kind or option
+    # needs no migration, the pusher copies the text into the job as it is, and checkers
+    # parse each distinct text once.
+    options: Mapped[str | None] = mapped_column(Text)
+    # A heartbeat's secret: /ping/{ping_key} needs no login. NULL for the other kinds.
+    ping_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     interval_seconds: Mapped[int] = mapped_column(Integer, default=180)
     timeout_seconds: Mapped[int] = mapped_column(Integer, default=10)
@@ -483,6 +491,42 @@ class DeliveryAttempt(Base):
     # Short, with the channel's secrets masked.
     error: Mapped[str | None] = mapped_column(String(ERROR_MAX_LENGTH))
     elapsed_ms: Mapped[int] = mapped_column(Integer)
+
+
+class WebsiteCertificate(Base):
+    """The latest certificate an https (or TLS tcp) check saw, kept beside, not in, ticks."""
+
+    __tablename__ = "website_certificate"
+
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issuer: Mapped[str] = mapped_column(String(200))
+    hostname_ok: Mapped[bool] = mapped_column(Boolean)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The smallest expiry threshold (days) already announced for this fingerprint.
+    notified_days: Mapped[int | None] = mapped_column(SmallInteger)
+
+
+class Heartbeat(Base):
+    """The push side of a heartbeat website: its secret key and what its pings said."""
+
+    __tablename__ = "heartbeat"
+
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_ping_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_ms: Mapped[int | None] = mapped_column(Integer)
+    last_exit_status: Mapped[int | None] = mapped_column(SmallInteger)
+    last_body: Mapped[str | None] = mapped_column(Text)
+    # When silence makes it DOWN (rules/heartbeat.py); the late loop reads this index.
+    down_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # True once the late loop recorded DOWN for the current silence: reported once.
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # Rollups: per website, region and UTC hour (or day), what its ticks add up to. One column

@@ -24,6 +24,7 @@ class DueWebsite:
     id: uuid.UUID
     kind: CheckKind
     url: str
+    options: str | None
     timeout_seconds: int
     interval_seconds: int
     scheduled_at: datetime
@@ -51,12 +52,12 @@ _PG_CLAIM = text(
     END
     WHERE w.id = ANY(ARRAY(
         SELECT id FROM website
-        WHERE enabled AND next_check_at <= :now
+        WHERE enabled AND next_check_at <= :now AND kind <> 'heartbeat'
         ORDER BY next_check_at
         LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ))
-    RETURNING w.id, w.kind, w.url, w.timeout_seconds, w.interval_seconds, w.next_check_at
+    RETURNING w.id, w.kind, w.url, w.options, w.timeout_seconds, w.interval_seconds, w.next_check_at
     """
 )
 
@@ -73,11 +74,11 @@ _SQLITE_CLAIM = text(
     END)
     WHERE id IN (
         SELECT id FROM website
-        WHERE enabled = 1 AND next_check_at <= :now
+        WHERE enabled = 1 AND next_check_at <= :now AND kind <> 'heartbeat'
         ORDER BY next_check_at
         LIMIT :limit
     )
-    RETURNING id, kind, url, timeout_seconds, interval_seconds, next_check_at
+    RETURNING id, kind, url, options, timeout_seconds, interval_seconds, next_check_at
     """
 )
 
@@ -85,6 +86,7 @@ _COLUMNS: dict[str, TypeEngine[Any]] = {
     "id": Uuid(),
     "kind": String(),
     "url": String(),
+    "options": String(),
     "timeout_seconds": Integer(),
     "interval_seconds": Integer(),
     "next_check_at": UTCDateTime(),
@@ -113,6 +115,7 @@ async def claim_due(
                     id=row.id,
                     kind=CheckKind(row.kind),
                     url=row.url,
+                    options=row.options,
                     timeout_seconds=row.timeout_seconds,
                     interval_seconds=row.interval_seconds,
                     scheduled_at=row.next_check_at - interval,
@@ -128,7 +131,9 @@ async def next_due_at(engine: AsyncEngine) -> datetime | None:
     """Return the earliest next_check_at of an enabled website (index-only on ix_website_due)."""
     async with engine.connect() as conn:
         result = await conn.execute(
-            select(func.min(Website.next_check_at)).where(Website.enabled.is_(True))
+            select(func.min(Website.next_check_at)).where(
+                Website.enabled.is_(True), Website.kind != CheckKind.HEARTBEAT
+            )
         )
         value = result.scalar_one_or_none()
     if value is None:

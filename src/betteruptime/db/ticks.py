@@ -51,6 +51,8 @@ class TickRow:
     # The job's slot: identical on every redelivery, so it is the deduplication key.
     scheduled_at: datetime
     checked_at: datetime
+    # UP but slower than the website's threshold: stored as TickStatus.DEGRADED (read as UP).
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,13 @@ def delay_ms(row: TickRow) -> int:
 
 def _error(value: str | None) -> str | None:
     return value[:ERROR_MAX_LENGTH] if value is not None else None
+
+
+def _tick_status(row: TickRow) -> int:
+    """Return the stored status code: DEGRADED for an UP result slower than its threshold."""
+    if row.degraded and row.status is Status.UP:
+        return TickStatus.DEGRADED.value
+    return TICK_STATUS_OF.get(row.status, TickStatus.DOWN).value
 
 
 def _status_code(value: int | None) -> int | None:
@@ -326,7 +335,7 @@ async def _write_postgres(
         record = await apg.fetchrow(
             _PG_WRITE,
             [r.website_id for r in rows],
-            [TICK_STATUS_OF.get(r.status, TickStatus.DOWN).value for r in rows],
+            [_tick_status(r) for r in rows],
             [_status_code(r.status_code) for r in rows],
             [r.response_time_ms for r in rows],
             [_error(r.error) for r in rows],
@@ -354,7 +363,7 @@ async def _write_sqlite(
                 "website_id": r.website_id,
                 "region_id": region_id,
                 "region_ref": region_ref,
-                "status": TICK_STATUS_OF.get(r.status, TickStatus.DOWN).value,
+                "status": _tick_status(r),
                 "status_text": r.status.value,
                 "status_code": _status_code(r.status_code),
                 "response_time_ms": r.response_time_ms,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from types import EllipsisType
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.db.channels import set_website_channels
-from betteruptime.db.models import User, Website
+from betteruptime.db.models import Heartbeat, User, Website
 from betteruptime.db.ticks import delete_website_ticks
 from betteruptime.rules.checks import CheckKind
 
@@ -71,6 +72,9 @@ async def create_website(
     enabled: bool,
     max_websites: int,
     now: datetime,
+    options: str | None = None,
+    ping_key: str | None = None,
+    heartbeat_down_at: datetime | None = None,
     thresholds: Mapping[str, int | None] | None = None,
     channel_ids: Sequence[uuid.UUID] = (),
 ) -> Website:
@@ -92,6 +96,8 @@ async def create_website(
         owner_id=owner_id,
         kind=kind,
         url=url,
+        options=options,
+        ping_key=ping_key,
         name=name,
         interval_seconds=interval_seconds,
         timeout_seconds=timeout_seconds,
@@ -100,6 +106,10 @@ async def create_website(
         **dict(thresholds or {}),
     )
     session.add(website)
+    if heartbeat_down_at is not None:
+        # Flushed in order: the heartbeat row's foreign key needs the website first.
+        await session.flush()
+        session.add(Heartbeat(website_id=website.id, down_at=heartbeat_down_at, late=False))
     await _commit_or_duplicate(session, url, website.id, channel_ids)
     return website
 
@@ -114,6 +124,8 @@ async def update_website(
     timeout_seconds: int,
     enabled: bool,
     now: datetime,
+    options: str | EllipsisType | None = ...,
+    heartbeat_down_at: datetime | None = None,
     thresholds: Mapping[str, int | None] | None = None,
     channel_ids: Sequence[uuid.UUID] | None = None,
 ) -> Website:
@@ -121,10 +133,22 @@ async def update_website(
 
     thresholds holds only the incident thresholds to change (None: back to the default);
     channel_ids, when given, become exactly the (already checked) channels it notifies.
+    options: the new stored options, or ... to keep them.
     """
     if url != website.url and await _owner_has_url(session, website.owner_id, url):
         raise DuplicateUrl(url)
-    if url != website.url or (enabled and not website.enabled):
+    if heartbeat_down_at is not None:
+        # A new schedule judges the current silence afresh.
+        await session.execute(
+            update(Heartbeat)
+            .where(Heartbeat.website_id == website.id)
+            .values(down_at=heartbeat_down_at, late=False)
+        )
+    changed_check = url != website.url
+    if not isinstance(options, EllipsisType):
+        changed_check = changed_check or options != website.options
+        website.options = options
+    if changed_check or (enabled and not website.enabled):
         # A new target, or monitoring switched back on: check it now, not an interval later.
         website.next_check_at = now
     elif interval_seconds != website.interval_seconds:

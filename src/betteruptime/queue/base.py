@@ -27,6 +27,8 @@ class CheckJob:
     # Which checker runs it; last and defaulted, so a job is built the same way whatever
     # kinds exist.
     kind: CheckKind = CheckKind.HTTP
+    # The kind's options as the website stores them (compact JSON; "" for none).
+    options: str = ""
 
 
 @dataclass(slots=True)
@@ -122,7 +124,7 @@ def stream_key(base_key: str, website_id: uuid.UUID | None = None) -> str:
 
 def encode_job(job: CheckJob) -> dict[str, str]:
     """Return the stream fields of a job (strings only, readable with redis-cli)."""
-    return {
+    fields = {
         "kind": job.kind.value,
         "website_id": str(job.website_id),
         "url": job.url,
@@ -131,6 +133,10 @@ def encode_job(job: CheckJob) -> dict[str, str]:
         "scheduled_at": job.scheduled_at.isoformat(),
         "deadline": job.deadline.isoformat(),
     }
+    # Absent rather than empty: a plain check's entry stays as small as before options.
+    if job.options:
+        fields["options"] = job.options
+    return fields
 
 
 def decode_job(fields: Mapping[str, str]) -> CheckJob:
@@ -157,4 +163,5 @@ def decode_job(fields: Mapping[str, str]) -> CheckJob:
         scheduled_at=scheduled_at if scheduled_at.tzinfo is UTC else scheduled_at.astimezone(UTC),
         deadline=deadline if deadline.tzinfo is UTC else deadline.astimezone(UTC),
         kind=kind,
+        options=fields.get("options", ""),
     )

@@ -9,6 +9,17 @@ class CheckKind(enum.StrEnum):
     """What a website's check does; each kind has one checker (see checks/registry.py)."""
 
     HTTP = "http"
+    TCP = "tcp"
+    DNS = "dns"
+    # Pushed, not pulled: the monitored job pings /ping/{key}; never put on the stream.
+    HEARTBEAT = "heartbeat"
+
+
+# The kinds the pusher schedules onto the stream (every kind but the pushed ones).
+SCHEDULED_KINDS = (CheckKind.HTTP, CheckKind.TCP, CheckKind.DNS)
+
+# Every HTTP method: what an http check may send and what a route of the API may answer.
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 # Longest interval and timeout a website may have. The API refuses more, the settings'

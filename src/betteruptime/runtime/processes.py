@@ -26,6 +26,7 @@ from betteruptime.queue.local import LocalQueue
 from betteruptime.queue.redis_streams import RedisStreamQueue
 from betteruptime.retry import Loops
 from betteruptime.rules.incidents import Thresholds
+from betteruptime.scheduler.heartbeats import watch_heartbeats
 from betteruptime.scheduler.housekeeping import Housekeeping
 from betteruptime.scheduler.metrics import PusherMetrics
 from betteruptime.scheduler.pusher import Pusher, PusherConfig
@@ -35,6 +36,8 @@ from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
 DEFAULT_SERVE_REGION = "local"
+# How often silent heartbeats are looked for: a DOWN comes at most this late.
+HEARTBEAT_POLL_SECONDS = 1.0
 
 
 def make_queue(settings: Settings) -> CheckQueue:
@@ -49,6 +52,7 @@ def make_checker_registry(settings: Settings) -> Checkers:
         settings.target_policy,
         max_body_bytes=settings.max_body_bytes,
         max_redirects=settings.max_redirects,
+        dns_resolvers=settings.dns_resolvers,
     )
 
 
@@ -167,6 +171,8 @@ async def run_pusher(settings: Settings) -> None:
         with stop_on_signals(stop):
             loops = Loops(stop, get_logger(__name__).bind(component="pusher"))
             loops.start("pusher", make_pusher(settings, engine, queue, metrics).run(stop))
+            # The late loop of heartbeats lives beside the schedule it complements.
+            loops.start("heartbeats", watch_heartbeats(engine, stop, HEARTBEAT_POLL_SECONDS))
             loops.start("housekeeping", make_housekeeping(settings, engine).run(stop))
             await loops.wait()
     finally:
@@ -191,6 +197,7 @@ async def run_worker(settings: Settings, region_id: str) -> None:
             worker = make_worker(settings, engine, queue, checkers, region_id, metrics)
             loops = Loops(stop, get_logger(__name__).bind(component="worker"))
             loops.start("worker", worker.run(stop))
+            loops.start("heartbeats", watch_heartbeats(engine, stop, HEARTBEAT_POLL_SECONDS))
             await loops.wait()
     finally:
         await close_checkers(checkers)
@@ -270,6 +277,7 @@ async def run_serve(settings: Settings, host: str, port: int) -> None:
             loops.start("pusher", pusher.run(stop))
             loops.start("worker", worker.run(stop))
             loops.start("alerter", evaluator.run(stop))
+            loops.start("heartbeats", watch_heartbeats(engine, stop, HEARTBEAT_POLL_SECONDS))
             loops.start("housekeeping", housekeeping.run(stop))
             loops.start("notifier", notifier.run(stop))
             await loops.wait()

@@ -46,6 +46,7 @@ def to_job(website: DueWebsite) -> CheckJob:
         scheduled_at=website.scheduled_at,
         deadline=website.scheduled_at + timedelta(seconds=website.interval_seconds),
         kind=website.kind,
+        options=website.options or "",
     )
 
 

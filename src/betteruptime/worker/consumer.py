@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.checks.registry import Checkers
+from betteruptime.checks.result import CheckResult
+from betteruptime.db.certificates import CertificateRow, record_certificates
 from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.ticks import StreakOptions, TickRow, register_region
 from betteruptime.log import get_logger
@@ -71,6 +74,10 @@ class Worker:
         self._held: set[str] = set()
         self._in_flight = 0
         self._checks: set[asyncio.Task[None]] = set()
+        # Certificates to write, and what was written per website (see _note_certificate).
+        self._certificates: dict[uuid.UUID, CertificateRow] = {}
+        self._certificates_written: dict[uuid.UUID, tuple[str, bool]] = {}
+        self._certificate_writer: asyncio.Task[None] | None = None
         # Read only when at least this many slots are free: fewer, larger reads.
         self._min_read = max(1, min(config.concurrency // 8, 64))
         self._slots_changed = asyncio.Event()
@@ -167,7 +174,7 @@ class Worker:
     async def _check(self, message_id: str, job: CheckJob) -> None:
         started = time.perf_counter()
         try:
-            result = await self._checkers[job.kind].check(job.url, job.timeout_seconds)
+            result = await self._checkers[job.kind].check(job.url, job.timeout_seconds, job.options)
         except Exception as exc:
             # The checker reports network faults as DOWN; an exception is a bug. Leave the
             # message pending: it is claimed again and, if it keeps failing, ends as poison.
@@ -187,8 +194,45 @@ class Worker:
             error=result.error,
             scheduled_at=job.scheduled_at,
             checked_at=result.checked_at,
+            degraded=result.degraded,
         )
         self._writer.add(message_id, row)
+        if result.tls is not None:
+            self._note_certificate(job, result)
+
+    def _note_certificate(self, job: CheckJob, result: CheckResult) -> None:
+        """Write the certificate soon when it differs from the last one this worker wrote."""
+        tls = result.tls
+        assert tls is not None
+        # Certificates change every few months: write only what this worker has not
+        # written yet, so https checks cost no extra statement per batch.
+        if self._certificates_written.get(job.website_id) == (tls.fingerprint, tls.hostname_ok):
+            return
+        self._certificates[job.website_id] = CertificateRow(
+            website_id=job.website_id,
+            expires_at=tls.expires_at,
+            issuer=tls.issuer,
+            hostname_ok=tls.hostname_ok,
+            fingerprint=tls.fingerprint,
+            checked_at=result.checked_at,
+        )
+        if self._certificate_writer is None or self._certificate_writer.done():
+            self._certificate_writer = asyncio.create_task(self._write_certificates())
+
+    async def _write_certificates(self) -> None:
+        """Store the certificates noted so far; a failure leaves them for the next try."""
+        # Gather a moment's worth of certificates into one statement.
+        await asyncio.sleep(self._config.flush_interval_seconds)
+        rows = list(self._certificates.values())
+        try:
+            await record_certificates(self._engine, rows)
+        except DATABASE_FAULTS as exc:  # auxiliary facts: never hold the ticks for them
+            self._log.warning("certificate write failed", error=type(exc).__name__)
+            return
+        for row in rows:
+            self._certificates_written[row.website_id] = (row.fingerprint, row.hostname_ok)
+            if self._certificates.get(row.website_id) is row:
+                del self._certificates[row.website_id]
 
     async def _read_forever(self, stop: asyncio.Event) -> None:
         backoff = Backoff()
@@ -299,6 +343,9 @@ class Worker:
             self._writer.drain()
             try:
                 await loops.wait()
+                if self._certificate_writer is not None:
+                    # The last certificates noted: written before the engine goes away.
+                    await asyncio.gather(self._certificate_writer, return_exceptions=True)
             finally:
                 self._log.info("worker stopped", stored=self.stored, unacked=len(self._held))
 

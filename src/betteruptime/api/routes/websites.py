@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from betteruptime.api.deps import CurrentUser, OwnedWebsite, SessionDep, SettingsDep
 from betteruptime.api.errors import InputError, responses
+from betteruptime.api.kinds import first_down_at, new_ping_key, validate_kind
 from betteruptime.api.schemas import (
     THRESHOLD_FIELDS,
     IsoTime,
@@ -20,12 +21,13 @@ from betteruptime.api.schemas import (
     WebsitePublic,
     WebsiteUpdate,
 )
-from betteruptime.db import ticks, websites
+from betteruptime.db import heartbeats, ticks, websites
 from betteruptime.db.channels import owned_channel_ids, website_channel_ids
 from betteruptime.db.models import Website
 from betteruptime.db.ticks import TickCursor
 from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
-from betteruptime.inputs import validate_target_url, website_schedule
+from betteruptime.inputs import validate_schedule, validate_target_url
+from betteruptime.rules.checks import CheckKind
 
 router = APIRouter(tags=["websites"])
 
@@ -37,9 +39,15 @@ _DUPLICATE_URL = "you already monitor this URL"
 async def create_website(
     body: WebsiteCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> WebsitePublic:
-    """Start monitoring a URL; the first check is due at once. Returns the website."""
-    url = validate_target_url(body.url, settings)
-    interval, timeout = website_schedule(body.interval_seconds, body.timeout_seconds, settings)
+    """Start monitoring a target; the first check is due at once. Returns the website."""
+    now = datetime.now(UTC)
+    target = validate_kind(body.kind, body.url, body.options, settings)
+    heartbeat = body.kind is CheckKind.HEARTBEAT
+    # A heartbeat's region status stays fresh for two intervals: its period by default.
+    interval = body.interval_seconds or target.interval_seconds or settings.default_interval_seconds
+    # A short interval with no timeout given gets a timeout that fits inside it.
+    timeout = body.timeout_seconds or min(settings.default_timeout_seconds, interval)
+    validate_schedule(interval, timeout, settings)
     # Default: every channel the owner has now (a channel added later is not added to
     # existing websites: a user who wants it says so with PATCH).
     channel_ids = await _checked_channel_ids(session, user.id, body.channel_ids)
@@ -48,13 +56,16 @@ async def create_website(
             session,
             user.id,
             kind=body.kind,
-            url=url,
+            url=target.url,
+            options=target.options,
+            ping_key=new_ping_key() if heartbeat else None,
+            heartbeat_down_at=first_down_at(target, now),
             name=body.name,
             interval_seconds=interval,
             timeout_seconds=timeout,
             enabled=body.enabled,
             max_websites=settings.max_websites_per_user,
-            now=datetime.now(UTC),
+            now=now,
             thresholds={name: getattr(body, name) for name in THRESHOLD_FIELDS},
             channel_ids=channel_ids,
         )
@@ -101,13 +112,26 @@ async def update_website(
 ) -> WebsitePublic:
     """Change the given fields of a website; returns the website."""
     # WebsiteUpdate refuses an explicit null for these, so None means "not given".
-    url = website.url if body.url is None else validate_target_url(body.url, settings)
-    interval, timeout = website_schedule(
-        body.interval_seconds,
-        body.timeout_seconds,
-        settings,
-        current=(website.interval_seconds, website.timeout_seconds),
-    )
+    now = datetime.now(UTC)
+    url, options, down_at = website.url, website.options, None
+    if website.kind is CheckKind.HTTP:
+        url = website.url if body.url is None else validate_target_url(body.url, settings)
+    elif body.url is not None:
+        raise InputError(("body", "url"), f"a {website.kind.value} website has no url; use options")
+    if body.options is not None:
+        target = validate_kind(
+            website.kind,
+            url if website.kind is CheckKind.HTTP else None,
+            body.options,
+            settings,
+            heartbeat_url=website.url,
+        )
+        url, options = target.url, target.options
+        last_ping = await heartbeats.last_ping_at(session, website.id)
+        down_at = first_down_at(target, last_ping or now)
+    interval = body.interval_seconds or website.interval_seconds
+    timeout = body.timeout_seconds or website.timeout_seconds
+    validate_schedule(interval, timeout, settings)
     channel_ids = (
         None
         if body.channel_ids is None
@@ -122,7 +146,9 @@ async def update_website(
             interval_seconds=interval,
             timeout_seconds=timeout,
             enabled=website.enabled if body.enabled is None else body.enabled,
-            now=datetime.now(UTC),
+            now=now,
+            options=options,
+            heartbeat_down_at=down_at,
             # null is a value here: back to the default.
             thresholds={
                 name: getattr(body, name)

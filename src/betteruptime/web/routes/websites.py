@@ -94,6 +94,9 @@ async def create_website(page: UserPage) -> Response:
 
     try:
         body = WebsiteCreate.model_validate(_submitted(form))
+        # The page adds HTTP websites only; the API's other kinds have no URL field here.
+        if body.url is None:
+            raise InputError(("body", "url"), "is required")
         url = validate_target_url(body.url, settings)
         interval, timeout = website_schedule(body.interval_seconds, body.timeout_seconds, settings)
     except ValidationError as exc:
