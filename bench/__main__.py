@@ -35,6 +35,7 @@ from bench import (
     storage,
     storm,
     tick_writes,
+    web_pages,
     worker_throughput,
 )
 from bench.results import RESULTS_DIR, Figure, table, write
@@ -73,6 +74,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "memory": Benchmark(memory, needs_target=False),
     "status": Benchmark(status_reads, needs_target=False),
     "stats": Benchmark(stats_reads, needs_target=False),
+    "web": Benchmark(web_pages, needs_target=False),
     "storage": Benchmark(storage, needs_target=False),
     "pings": Benchmark(pings, needs_target=False),
     "accuracy": Benchmark(accuracy, needs_target=True),

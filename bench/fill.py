@@ -45,10 +45,11 @@ async def add_websites(
     await conn.execute(
         """
         INSERT INTO website (id, owner_id, url, name, interval_seconds, timeout_seconds,
-                             enabled, created_at, next_check_at)
+                             enabled, created_at, next_check_at, badge_key)
         SELECT gen_random_uuid(), ($1::uuid[])[1 + (i % cardinality($1::uuid[]))],
-               $2 || '/w/' || i, NULL, $3, $4, true, now(),
-               $5::timestamptz + make_interval(secs => $6 * i / $7::float8)
+               $2 || '/w/' || i, NULL, $3, $4, true, now() + make_interval(secs => i / 1e6),
+               $5::timestamptz + make_interval(secs => $6 * i / $7::float8),
+               left(replace(gen_random_uuid()::text, '-', ''), 24)
         FROM generate_series(0, $7 - 1) AS i
         """,
         owners,

@@ -42,9 +42,10 @@ async def _fill(b: Backends, sizes: Sizes) -> list[str]:
             """
             INSERT INTO website (id, owner_id, kind, url, options, ping_key, name,
                                  interval_seconds, timeout_seconds, enabled, created_at,
-                                 next_check_at)
+                                 next_check_at, badge_key)
             VALUES (gen_random_uuid(), $1, 'heartbeat', 'heartbeat://' || $2,
-                    '{"period_seconds":3600}', $2, NULL, 3600, 10, true, $3, $3)
+                    '{"period_seconds":3600}', $2, NULL, 3600, 10, true, $3, $3,
+                    left(replace(gen_random_uuid()::text, '-', ''), 24))
             """,
             [(owners[i % len(owners)], key, now) for i, key in enumerate(keys)],
         )

@@ -1,4 +1,4 @@
-"""The FastAPI application: create_app(settings) wires routes, errors and the lifespan."""
+"""The FastAPI application: create_app(settings) wires API, pages, errors and the lifespan."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
-from betteruptime.api.ratelimit import make_rate_limits
 from betteruptime.api.routes import (
+    badges,
     channels,
     health,
     incidents,
     pings,
     stats,
     status,
+    status_pages,
     users,
     websites,
 )
@@ -34,6 +35,8 @@ from betteruptime.db.session import create_engine, create_sessionmaker
 from betteruptime.log import get_logger
 from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
+from betteruptime.ratelimit import make_rate_limits
+from betteruptime.web.mount import install_web, make_web_state
 
 log = get_logger(__name__)
 
@@ -66,13 +69,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 redis = aioredis.from_url(
                     settings.redis_connection_url, socket_connect_timeout=3, socket_timeout=3
                 )
+            rate_limits = make_rate_limits(settings, redis)
+            sessionmaker = create_sessionmaker(db)
             app.state.core = AppState(
                 settings=settings,
                 engine=db,
-                sessionmaker=create_sessionmaker(db),
+                sessionmaker=sessionmaker,
                 jwt_secret=secret,
                 redis=redis,
-                rate_limits=make_rate_limits(settings, redis),
+                rate_limits=rate_limits,
                 metrics=api_metrics,
                 cipher=ChannelCipher(keys),
                 sender=Sender(
@@ -84,6 +89,8 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                     concurrency=settings.notify_concurrency,
                 ),
             )
+            # The pages share the API's database pool and login limits, not its code.
+            app.state.web = make_web_state(settings, sessionmaker, secret, rate_limits)
             log.info("api started", database=db.url.render_as_string(hide_password=True))
             yield
         finally:
@@ -106,10 +113,14 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     install_openapi(app, settings)
+    # Pages first: at a path both serve (GET /status-pages) a browser gets the page.
+    install_web(app)
     app.include_router(users.router)
     app.include_router(websites.router)
     app.include_router(status.router)
     app.include_router(incidents.router)
+    app.include_router(status_pages.router)
+    app.include_router(badges.router)
     app.include_router(stats.router)
     app.include_router(channels.router)
     app.include_router(health.router)

@@ -144,6 +144,16 @@ async def test_stats_reads_runs() -> None:
 
 
 @pytest.mark.usefixtures("servers")
+async def test_web_pages_runs() -> None:
+    from bench import web_pages
+
+    sizes = dataclasses.replace(web_pages.QUICK, seconds=0.5)
+    figures = await web_pages.run(sizes)
+    _check(figures, "web pages", 5)
+    assert all(f.details["requests"] > 0 for f in figures)
+
+
+@pytest.mark.usefixtures("servers")
 async def test_storage_runs() -> None:
     from bench import storage
 

@@ -26,6 +26,8 @@ TABLES = {
     "website_tick",
     "tick_error",
     "website_status",
+    "status_page",
+    "status_page_website",
     "evaluation",
     "incident",
     "incident_event",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -16,7 +15,9 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betteruptime.api.schemas import ErrorResponse, ValidationErrorResponse
+from betteruptime.inputs import InputError as InputError
 from betteruptime.log import get_logger
+from betteruptime.ratelimit import RateLimited
 from betteruptime.rules.checks import HTTP_METHODS
 
 log = get_logger(__name__)
@@ -25,7 +26,7 @@ log = get_logger(__name__)
 _DESCRIPTIONS = {
     401: "Missing, malformed, expired or revoked bearer token",
     403: "The current password is wrong",
-    404: "Not found for this user (another user's website, incident or channel looks the same)",
+    404: "Not found for this user (another user's website, page, incident or channel too)",
     409: "Conflicts with an existing resource, or a limit on how many there may be",
     413: "The request body is larger than MAX_REQUEST_BYTES",
     422: "The request is malformed or a value is out of range",
@@ -53,20 +54,6 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
             entry["headers"] = _RETRY_AFTER
         documented[code] = entry
     return documented
-
-
-class InputError(Exception):
-    """A value passed schema validation but breaks a rule that needs settings or the database."""
-
-    def __init__(self, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> None:
-        super().__init__(msg)
-        self.loc = tuple(loc)
-        self.msg = msg
-        self.type = type_
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the error in the same shape as a request validation error."""
-        return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
 
 
 def unauthorized(detail: str = "not authenticated") -> HTTPException:
@@ -119,6 +106,15 @@ def _allowed(request: Request) -> str:
 async def _input_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InputError)
     return JSONResponse(status_code=422, content={"detail": [exc.as_dict()]})
+
+
+async def _rate_limited(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    return JSONResponse(
+        status_code=429,
+        content={"detail": f"too many attempts; retry in {exc.retry_after} seconds"},
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -192,6 +188,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(DBAPIError, _dbapi_error)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(OSError, _io_error)

@@ -11,7 +11,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from betteruptime.api.errors import InputError
-from betteruptime.api.validation import validate_target_url
 from betteruptime.checks.options import (
     DnsOptions,
     HeartbeatOptions,
@@ -21,6 +20,7 @@ from betteruptime.checks.options import (
 )
 from betteruptime.checks.targets import host_blocked, parse_ip_literal
 from betteruptime.config import Settings
+from betteruptime.inputs import validate_target_url
 from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, CheckKind
 from betteruptime.rules.heartbeat import Schedule, down_at, parse_schedule
 

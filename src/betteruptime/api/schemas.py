@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,37 +17,24 @@ from pydantic import (
     field_validator,
 )
 
+# The input models live in a module the web pages share; re-exported for the routes.
 from betteruptime.checks.options import public_options
-from betteruptime.db.models import URL_MAX_LENGTH
-from betteruptime.rules.checks import MAX_INTERVAL_SECONDS, MAX_TIMEOUT_SECONDS, CheckKind
+from betteruptime.inputs import NAME_MAX_LENGTH as NAME_MAX_LENGTH
+from betteruptime.inputs import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
+from betteruptime.inputs import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
+from betteruptime.inputs import THRESHOLD_FIELDS as THRESHOLD_FIELDS
+from betteruptime.inputs import PasswordChange as PasswordChange
+from betteruptime.inputs import StatusPageCreate as StatusPageCreate
+from betteruptime.inputs import StatusPageUpdate as StatusPageUpdate
+from betteruptime.inputs import UserLogin as UserLogin
+from betteruptime.inputs import UserRegister as UserRegister
+from betteruptime.inputs import WebsiteCreate as WebsiteCreate
+from betteruptime.inputs import WebsiteUpdate as WebsiteUpdate
+from betteruptime.inputs import _Input
+from betteruptime.rules.checks import MAX_INTERVAL_SECONDS as MAX_INTERVAL_SECONDS
+from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS
+from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
-
-PASSWORD_MIN_LENGTH = 8
-# argon2 hashes any length, but an unbounded password is free CPU for an attacker.
-PASSWORD_MAX_LENGTH = 128
-NAME_MAX_LENGTH = 200
-MAX_STREAK_CHECKS = 100
-MAX_REGIONS_REQUIRED = 100
-MAX_REMINDER_MINUTES = 7 * 24 * 60
-
-_EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)*[A-Za-z0-9-]{1,63}$"
-)
-
-
-def _check_email(value: str) -> str:
-    # Deliberately simple: one @, a plausible local part and a dotted DNS name. Whether
-    # mail is deliverable is not the API's business.
-    if not _EMAIL.fullmatch(value) or "." not in value.rpartition("@")[2]:
-        raise ValueError("must be an email address like name@example.com")
-    return value.lower()
-
-
-def _whole_number(value: Any) -> Any:
-    # JSON Schema counts 60.0 as an integer, so the API does too; 60.5 and "60" stay errors.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _iso_time(value: Any) -> Any:
@@ -60,36 +46,6 @@ def _iso_time(value: Any) -> Any:
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 IsoTime = Annotated[datetime, BeforeValidator(_iso_time)]
-
-Username = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-        description="3-64 letters, digits, `_`, `.` or `-`, starting with a letter or digit",
-        examples=["alice"],
-    ),
-]
-Email = Annotated[
-    str,
-    Field(
-        min_length=3,
-        max_length=320,
-        examples=["alice@example.com"],
-        json_schema_extra={"format": "email"},
-    ),
-    AfterValidator(_check_email),
-]
-Password = Annotated[
-    str,
-    Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
-]
-
-
-class _Input(BaseModel):
-    # Strict: "60" is not an interval and 1 is not `true`; unknown fields are mistakes.
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorResponse(BaseModel):
@@ -112,22 +68,6 @@ class ValidationErrorResponse(BaseModel):
     detail: list[ValidationErrorItem]
 
 
-class UserRegister(_Input):
-    username: Username
-    email: Email
-    password: Password
-
-
-class UserLogin(_Input):
-    username: Annotated[str, Field(min_length=1, max_length=64)]
-    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
-
-
-class PasswordChange(_Input):
-    current_password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
-    new_password: Password
-
-
 class UserToken(BaseModel):
     """A user and a fresh bearer token for them."""
 
@@ -135,173 +75,6 @@ class UserToken(BaseModel):
     username: str
     email: str
     token: str
-
-
-Url = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=URL_MAX_LENGTH,
-        description="http:// or https:// URL with a host and no credentials",
-        examples=["https://example.com/health"],
-    ),
-]
-Name = Annotated[str, Field(max_length=NAME_MAX_LENGTH)]
-Interval = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_INTERVAL_SECONDS,
-        description="Seconds between checks; at least MIN_INTERVAL_SECONDS (default 10)",
-    ),
-    BeforeValidator(_whole_number),
-]
-Timeout = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_TIMEOUT_SECONDS,
-        description="Seconds a check may take; at most the interval",
-    ),
-    BeforeValidator(_whole_number),
-]
-
-
-MAX_CHANNELS_PER_WEBSITE = 50
-# UUIDs arrive as JSON strings; strict mode would refuse a string for a UUID.
-ChannelIds = Annotated[
-    list[Annotated[uuid.UUID, Field(strict=False)]],
-    Field(max_length=MAX_CHANNELS_PER_WEBSITE, description="Ids of your channels to notify"),
-]
-
-
-ConfirmationChecks = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_STREAK_CHECKS,
-        description="Consecutive failing checks before a region counts as failing; "
-        "null: CONFIRMATION_CHECKS (default 2)",
-    ),
-    BeforeValidator(_whole_number),
-]
-RecoveryChecks = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_STREAK_CHECKS,
-        description="Consecutive good checks before a failing region counts as recovered; "
-        "null: RECOVERY_CHECKS (default 2)",
-    ),
-    BeforeValidator(_whole_number),
-]
-RegionsRequired = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_REGIONS_REQUIRED,
-        description="Failing regions that open an incident; "
-        "null: a strict majority of the regions with a fresh result",
-    ),
-    BeforeValidator(_whole_number),
-]
-ReminderMinutes = Annotated[
-    int,
-    Field(
-        ge=1,
-        le=MAX_REMINDER_MINUTES,
-        description="Minutes between reminders while an incident is open and not "
-        "acknowledged; null: no reminders",
-    ),
-    BeforeValidator(_whole_number),
-]
-
-
-class _Thresholds(_Input):
-    confirmation_checks: ConfirmationChecks | None = None
-    recovery_checks: RecoveryChecks | None = None
-    regions_required: RegionsRequired | None = None
-    reminder_minutes: ReminderMinutes | None = None
-
-
-THRESHOLD_FIELDS = tuple(_Thresholds.model_fields)
-
-
-Kind = Annotated[
-    CheckKind,
-    # Not strict: JSON carries the kind's value ("http"), never the enum itself.
-    Field(
-        strict=False,
-        description="What the check does: http (the default), tcp, dns or heartbeat",
-    ),
-]
-
-
-Options = Annotated[
-    dict[str, Any],
-    Field(description='The kind\'s options (see README "Kinds of checks"); omitted: defaults'),
-]
-
-
-class WebsiteCreate(_Thresholds):
-    kind: Kind = CheckKind.HTTP
-    url: Url | None = Field(default=None, description="Required for http; absent otherwise")
-    options: Options | None = None
-    name: Name | None = None
-    interval_seconds: Interval | None = Field(
-        default=None, description="Default DEFAULT_INTERVAL_SECONDS (180)"
-    )
-    timeout_seconds: Timeout | None = Field(
-        default=None, description="Default DEFAULT_TIMEOUT_SECONDS (10)"
-    )
-    enabled: bool = True
-    channel_ids: ChannelIds | None = Field(
-        default=None, description="Default: every channel you have at creation time"
-    )
-
-
-_NOT_NULLABLE = ("url", "options", "interval_seconds", "timeout_seconds", "enabled", "channel_ids")
-
-
-def _not_nullable_in_schema(schema: dict[str, Any]) -> None:
-    # The fields are optional but not nullable; say so in OpenAPI, as `_not_null` enforces.
-    for name in _NOT_NULLABLE:
-        prop = schema["properties"][name]
-        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
-        if len(variants) == 1:
-            prop.update(variants[0])
-        prop.pop("default", None)
-
-
-class WebsiteUpdate(_Thresholds):
-    """Fields to change; an absent field keeps its value; `name: null` clears the name and
-    a null threshold goes back to the default."""
-
-    model_config = ConfigDict(json_schema_extra=_not_nullable_in_schema)
-
-    url: Url | None = None
-    options: Options | None = Field(default=None, description="Replaces all the options")
-    name: Name | None = None
-    interval_seconds: Interval | None = None
-    timeout_seconds: Timeout | None = None
-    enabled: bool | None = None
-    channel_ids: ChannelIds | None = None
-
-    @field_validator(
-        "url",
-        "options",
-        "interval_seconds",
-        "timeout_seconds",
-        "enabled",
-        "channel_ids",
-        mode="before",
-    )
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Validators do not run on defaults, so this only refuses an explicit null.
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 IncidentState = Literal["open", "acknowledged", "resolved"]
@@ -330,6 +103,10 @@ class WebsitePublic(BaseModel):
     )
     reminder_minutes: int | None = Field(description="null: no reminders")
     channel_ids: list[uuid.UUID] = Field(default_factory=list)
+    badge_key: str = Field(
+        description="Public key of the website's badges (/badge/{badge_key}/status.svg); "
+        "POST /website/{id}/badge-key replaces it"
+    )
 
     @field_validator("options", mode="before")
     @classmethod
@@ -631,3 +408,15 @@ class DailyStatsPage(BaseModel):
     """One item per UTC day, oldest first, today (so far) last."""
 
     items: list[DayStatsPublic]
+
+
+class StatusPagePublic(BaseModel):
+    """A public status page: its address is `/s/{slug}`."""
+
+    id: uuid.UUID
+    title: str
+    slug: str
+    show_urls: bool
+    website_ids: list[uuid.UUID]
+    created_at: datetime
+    updated_at: datetime

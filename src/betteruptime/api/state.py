@@ -8,10 +8,10 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from betteruptime.api.metrics import ApiMetrics
-from betteruptime.api.ratelimit import RateLimits
 from betteruptime.config import Settings
 from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
+from betteruptime.ratelimit import RateLimits
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Tables of the monitor: users, websites, regions, ticks, status, rollups, incidents."""
+"""Tables: users, websites, regions, ticks, status, rollups, incidents, status pages."""
 
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,6 +78,14 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """Return the current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+BADGE_KEY_LENGTH = 24
+
+
+def new_badge_key() -> str:
+    """Return a fresh unguessable badge key (144 random bits, URL-safe)."""
+    return secrets.token_urlsafe(18)
 
 
 class NextRef(ColumnElement[int]):
@@ -182,6 +191,11 @@ class Website(Base):
     reminder_minutes: Mapped[int | None] = mapped_column(Integer)
     # A small surrogate of the id inside tick tables (4 bytes instead of 16).
     ref: Mapped[int] = mapped_column(Integer, Identity(), default=NextRef("website"), unique=True)
+    # The public name of the website's badges: knowing it reveals that one website's status
+    # and uptime, nothing else; rotating it breaks every badge link already shared.
+    badge_key: Mapped[str] = mapped_column(
+        String(BADGE_KEY_LENGTH), unique=True, default=new_badge_key
+    )
 
 
 class Region(Base):
@@ -589,3 +603,34 @@ class RollupProgress(Base):
     rolled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the recent hours were last recomputed to fold in late ticks.
     recomputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StatusPage(Base):
+    """A public page at /s/{slug} showing the websites its owner chose."""
+
+    __tablename__ = "status_page"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    # Unique across all users: the slug is the page's public address.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    show_urls: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatusPageWebsite(Base):
+    """One website chosen for a status page, in the order the owner listed them."""
+
+    __tablename__ = "status_page_website"
+
+    status_page_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("status_page.id", ondelete="CASCADE"), primary_key=True
+    )
+    website_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("website.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -29,7 +29,7 @@ from betteruptime.db.models import (
     tick_rollup_daily,
     tick_rollup_hourly,
 )
-from betteruptime.db.rollups import PROGRESS_NAME, tick_sums
+from betteruptime.db.rollups import PROGRESS_NAME, STATUS_DOWN, tick_sums
 from betteruptime.rules.rollup import (
     DAY,
     HOUR,
@@ -38,6 +38,7 @@ from betteruptime.rules.rollup import (
     floor_day,
     floor_hour,
     plan_span,
+    success_ratio,
     total,
 )
 
@@ -397,3 +398,91 @@ async def hourly_response_times(
         ]
         for website_id in ids
     }
+
+
+async def daily_uptime(
+    session: AsyncSession, website_ids: Iterable[uuid.UUID], days: int, now: datetime
+) -> dict[uuid.UUID, list[DayStats]]:
+    """Return daily_history's days with checks, failures and success ratio only.
+
+    For many websites at once (a status page's 90 daily bars of 500 websites): the days
+    are summed in SQL from two columns, where daily_history builds every (website, day)
+    total with its response-time histogram in Python — 45,000 of them took seconds.
+    `avg_ms` and `p95_ms` are None.
+    """
+    ids = list(website_ids)
+    if days < 1:
+        return {i: [] for i in ids}
+    today = floor_day(now)
+    dates = [(today - n * DAY).date() for n in range(days - 1, -1, -1)]
+    refs = await _refs(session, ids)
+    counts: dict[tuple[uuid.UUID, date], list[int]] = defaultdict(lambda: [0, 0])
+    if refs:
+        raw_from = await _raw_from(session, now)
+        rolled_day = floor_day(raw_from)
+        ref_list = list(refs)
+        queries: list[Select[Any]] = []
+        d = tick_rollup_daily.c
+        # The same three sources as daily_history, split at the same points.
+        if dates[0] < rolled_day.date():
+            queries.append(
+                select(
+                    d.website_ref,
+                    d.day.label("bucket"),
+                    func.sum(d.checks).label("checks"),
+                    func.sum(d.failures).label("failures"),
+                )
+                .where(d.website_ref.in_(ref_list), d.day >= dates[0], d.day < rolled_day.date())
+                .group_by(d.website_ref, d.day)
+            )
+        h = tick_rollup_hourly.c
+        first = max(rolled_day, day_start(dates[0]))
+        if first < raw_from:
+            queries.append(
+                select(
+                    h.website_ref,
+                    func.min(h.hour).label("bucket"),
+                    func.sum(h.checks).label("checks"),
+                    func.sum(h.failures).label("failures"),
+                )
+                .where(h.website_ref.in_(ref_list), h.hour >= first, h.hour < raw_from)
+                .group_by(h.website_ref)
+            )
+        t = WebsiteTick.__table__.c
+        day_of_tick = case((t.scheduled_at >= today, 1), else_=0)
+        queries.append(
+            select(
+                t.website_ref,
+                day_of_tick.label("bucket"),
+                func.count().label("checks"),
+                func.count().filter(t.status == STATUS_DOWN).label("failures"),
+            )
+            .where(
+                t.website_ref.in_(ref_list), t.scheduled_at >= max(raw_from, day_start(dates[0]))
+            )
+            .group_by(t.website_ref, day_of_tick)
+        )
+        for query in queries:
+            # all(): one fetch of every row; iterating the result fetches them one by one
+            # through the async driver, which cost more than the query for 45,000 rows.
+            for ref, bucket, checks, failures in (await session.execute(query)).all():
+                found = counts[(refs[ref], _day_of(bucket, today))]
+                found[0] += int(checks or 0)
+                found[1] += int(failures or 0)
+    result: dict[uuid.UUID, list[DayStats]] = {}
+    for website_id in ids:
+        items = []
+        for day in dates:
+            checks, failures = counts.get((website_id, day), (0, 0))
+            items.append(
+                DayStats(
+                    date=day,
+                    checks=checks,
+                    failures=failures,
+                    success_ratio=success_ratio(checks, failures),
+                    avg_ms=None,
+                    p95_ms=None,
+                )
+            )
+        result[website_id] = items
+    return result

@@ -21,12 +21,12 @@ from betteruptime.api.schemas import (
     WebsitePublic,
     WebsiteUpdate,
 )
-from betteruptime.api.validation import validate_schedule, validate_target_url
 from betteruptime.db import heartbeats, ticks, websites
 from betteruptime.db.channels import owned_channel_ids, website_channel_ids
 from betteruptime.db.models import Website
 from betteruptime.db.ticks import TickCursor
 from betteruptime.db.websites import DuplicateUrl, WebsiteLimitReached
+from betteruptime.inputs import validate_schedule, validate_target_url
 from betteruptime.rules.checks import CheckKind
 
 router = APIRouter(tags=["websites"])
