@@ -36,6 +36,7 @@ from betteruptime.log import get_logger
 from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import make_rate_limits
+from betteruptime.routes import add_routes
 from betteruptime.web.mount import install_web, make_web_state
 
 log = get_logger(__name__)
@@ -113,17 +114,22 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
     install_openapi(app, settings)
-    # Pages first: at a path both serve (GET /status-pages) a browser gets the page.
+    # Routes are matched in order, one regex each: the machine-driven ones (pings, probes)
+    # first. No other route serves a path under /ping/ or /healthz.
+    add_routes(app, pings.router)
+    add_routes(app, health.router)
+    # Pages before the API: at a path both serve (GET /status-pages) a browser gets the page.
     install_web(app)
-    app.include_router(users.router)
-    app.include_router(websites.router)
-    app.include_router(status.router)
-    app.include_router(incidents.router)
-    app.include_router(status_pages.router)
-    app.include_router(badges.router)
-    app.include_router(stats.router)
-    app.include_router(channels.router)
-    app.include_router(health.router)
-    app.include_router(pings.router)
-    app.include_router(metrics.router)
+    for router in (
+        users.router,
+        websites.router,
+        status.router,
+        incidents.router,
+        status_pages.router,
+        badges.router,
+        stats.router,
+        channels.router,
+        metrics.router,
+    ):
+        add_routes(app, router)
     return app

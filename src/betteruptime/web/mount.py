@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from betteruptime.config import Settings
 from betteruptime.ratelimit import RateLimits
+from betteruptime.routes import add_routes
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import LoginRequired, PageError, login_redirect
 from betteruptime.web.routes import (
@@ -62,6 +63,6 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(status_pages.browser_router, include_in_schema=False)
+    add_routes(app, status_pages.browser_router, in_schema=False)
     for module in (auth, account, dashboard, websites, status_pages, public, badges):
-        app.include_router(module.router, include_in_schema=False)
+        add_routes(app, module.router, in_schema=False)
