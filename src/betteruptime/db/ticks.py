@@ -318,7 +318,7 @@ async def write_ticks(
         try:
             return await _write_postgres(engine, region_id, rows, options)
         except Exception as exc:  # the driver's own error type: asyncpg CheckViolationError
-            if "no partition of relation" not in str(exc):
+            if not is_missing_partition(exc):
                 raise
         days = {partitions.utc_day(r.scheduled_at) for r in rows}
         await partitions.create_partitions(engine, sorted(days))
@@ -326,27 +326,41 @@ async def write_ticks(
     return await _write_sqlite(engine, region_id, rows, options)
 
 
+def is_missing_partition(exc: Exception) -> bool:
+    """Return True when a tick insert failed for want of its day's partition."""
+    return "no partition of relation" in str(exc)
+
+
 async def _write_postgres(
     engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
 ) -> WriteResult:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
-        apg: Any = raw.driver_connection
-        record = await apg.fetchrow(
-            _PG_WRITE,
-            [r.website_id for r in rows],
-            [_tick_status(r) for r in rows],
-            [_status_code(r.status_code) for r in rows],
-            [r.response_time_ms for r in rows],
-            [_error(r.error) for r in rows],
-            [r.scheduled_at for r in rows],
-            [delay_ms(r) for r in rows],
-            [r.checked_at for r in rows],
-            region_id,
-            options.confirmation_checks,
-            options.recovery_checks,
-            options.recheck_seconds,
-        )
+        return await write_ticks_on(raw.driver_connection, region_id, rows, options)
+
+
+async def write_ticks_on(
+    apg: Any, region_id: str, rows: Sequence[TickRow], options: StreakOptions = StreakOptions()
+) -> WriteResult:
+    """Store a batch of results on an asyncpg connection, inside the caller's transaction.
+
+    PostgreSQL only; the caller handles a missing partition (see write_ticks).
+    """
+    record = await apg.fetchrow(
+        _PG_WRITE,
+        [r.website_id for r in rows],
+        [_tick_status(r) for r in rows],
+        [_status_code(r.status_code) for r in rows],
+        [r.response_time_ms for r in rows],
+        [_error(r.error) for r in rows],
+        [r.scheduled_at for r in rows],
+        [delay_ms(r) for r in rows],
+        [r.checked_at for r in rows],
+        region_id,
+        options.confirmation_checks,
+        options.recovery_checks,
+        options.recheck_seconds,
+    )
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
 
 
