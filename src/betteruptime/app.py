@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.api import metrics
+from betteruptime.api.batching import GroupCommit
 from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
@@ -30,6 +31,7 @@ from betteruptime.api.routes import (
 from betteruptime.api.state import AppState
 from betteruptime.checks.targets import TargetPolicy
 from betteruptime.config import Settings, resolve_channel_keys, resolve_jwt_secret
+from betteruptime.db.heartbeats import PingWriter
 from betteruptime.db.migrate import upgrade_to_head
 from betteruptime.db.session import create_engine, create_sessionmaker
 from betteruptime.log import get_logger
@@ -50,6 +52,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
         own_engine = engine is None
         db = create_engine(settings.sqlalchemy_url) if engine is None else engine
         redis: aioredis.Redis | None = None
+        ping_writer = PingWriter(db)
         try:
             await upgrade_to_head(db)
             secret, generated = resolve_jwt_secret(settings)
@@ -89,12 +92,14 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                     timeout=settings.notify_timeout_seconds,
                     concurrency=settings.notify_concurrency,
                 ),
+                pings=GroupCommit(ping_writer.record),
             )
             # The pages share the API's database pool and login limits, not its code.
             app.state.web = make_web_state(settings, sessionmaker, secret, rate_limits)
             log.info("api started", database=db.url.render_as_string(hide_password=True))
             yield
         finally:
+            await ping_writer.aclose()
             if redis is not None:
                 await redis.aclose()
             if own_engine:
@@ -116,6 +121,7 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     install_openapi(app, settings)
     # Routes are matched in order, one regex each: the machine-driven ones (pings, probes)
     # first. No other route serves a path under /ping/ or /healthz.
+    app.router.routes.extend(pings.serving_routes)
     add_routes(app, pings.router)
     add_routes(app, health.router)
     # Pages before the API: at a path both serve (GET /status-pages) a browser gets the page.

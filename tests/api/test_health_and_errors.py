@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import uuid
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -93,8 +94,16 @@ async def test_healthz_is_503_when_postgres_is_unreachable(
                     json={"username": "pguser", "email": "pg@example.com", "password": "x" * 8},
                 )
                 user = Client(http, {"Authorization": f"Bearer {register.json()['token']}"})
+                beat = await user.post(
+                    "/website", json={"kind": "heartbeat", "options": {"period_seconds": 60}}
+                )
+                ping = f"/ping/{beat.json()['ping_key']}"
+                assert (await http.get(ping)).status_code == 200
                 await proxy.close()
                 await _assert_database_down(http, user)
+                # The ping writer's own connection is gone too: 503, not 500.
+                down = await http.get(ping)
+                assert down.status_code == 503 and "detail" in down.json()
     finally:
         await proxy.close()
 
@@ -126,6 +135,25 @@ async def test_validation_errors_never_echo_input(api: Api) -> None:
     assert response.status_code == 422
     assert "not-an-email" not in response.text and "pw-secret" not in response.text
     assert all("input" not in item for item in response.json()["detail"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_openapi_builds_without_warnings_and_ids_are_unique(api: Api) -> None:
+    # FastAPI warns (and clients generated from the document break) when two operations
+    # share an id, as a route answering several methods does.
+    api.app.openapi_schema = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        schema = api.app.openapi()
+    ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+    assert {
+        m: schema["paths"]["/ping/{key}"][m]["operationId"] for m in ("get", "head", "post")
+    } == {
+        "get": "ping_get",
+        "head": "ping_head",
+        "post": "ping_post",
+    }
 
 
 async def test_docs_and_openapi_are_served(api: Api) -> None:

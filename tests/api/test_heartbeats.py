@@ -7,11 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from betteruptime.alerting.evaluator import Evaluator, EvaluatorConfig
 from betteruptime.alerting.metrics import EvaluatorMetrics
+from betteruptime.api.routes.pings import finished, started
+from betteruptime.db import partitions
+from betteruptime.db.heartbeats import Ping
 from betteruptime.db.models import Heartbeat, Incident, IncidentEvent, WebsiteStatus, WebsiteTick
 from betteruptime.db.ticks import TickView, all_ticks
 from betteruptime.rules.status import Status
@@ -221,3 +225,115 @@ async def test_a_silence_opens_one_incident_and_a_ping_resolves_it(api: Api, own
         kinds = list(await session.scalars(select(IncidentEvent.kind).order_by(IncidentEvent.id)))
     assert len(incidents) == 1 and incidents[0].resolved_at is not None
     assert kinds == ["opened", "resolved"]
+
+
+# Pings are written in groups (one transaction per batch): the batches must not change
+# what each ping means.
+
+
+async def _ticks_by_website(api: Api) -> dict[str, list[TickView]]:
+    async with api.state.engine.connect() as conn:
+        rows = await all_ticks(conn)
+    found: dict[str, list[TickView]] = {}
+    for website_id, tick in rows:
+        found.setdefault(str(website_id), []).append(tick)
+    return found
+
+
+async def test_concurrent_pings_of_several_heartbeats_are_each_recorded(
+    api: Api, owner: Client
+) -> None:
+    beats = [await _heartbeat(owner) for _ in range(3)]
+    paths = [f"/ping/{b['ping_key']}" for b in beats for _ in range(10)]
+    paths += ["/ping/no-such-key"] * 5
+    answers = await asyncio.gather(*(api.anonymous.get(path) for path in paths))
+    assert [a.status_code for a in answers] == [200] * 30 + [404] * 5
+    ticks = await _ticks_by_website(api)
+    assert sorted(ticks) == sorted(b["id"] for b in beats)
+    for beat in beats:
+        mine = ticks[beat["id"]]
+        assert [t.status for t in mine] == [Status.UP] * 10
+        state = await _state(api, beat["id"])
+        assert state.last_ping_at == max(t.checked_at for t in mine)
+
+
+async def test_a_start_and_its_finish_in_one_batch_keep_the_run_time(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner)
+    key = beat["ping_key"]
+    begun = datetime.now(UTC)
+    # Submitted together, both land in the same batch (the writer starts after both).
+    start, finish, unknown = await asyncio.gather(
+        api.state.pings.submit(Ping(key, started(begun))),
+        api.state.pings.submit(Ping(key, finished(begun + timedelta(seconds=2), 0, "done"))),
+        api.state.pings.submit(Ping("no-such-key", finished(begun, 0, None))),
+    )
+    assert start is not None and start.started_at == begun
+    assert finish is not None and finish.run_ms == 2000
+    assert unknown is None
+    state = await _state(api, beat["id"])
+    assert (state.started_at, state.last_run_ms, state.last_body) == (None, 2000, "done")
+    (tick,) = await _ticks(api)
+    assert (tick.status, tick.response_time_ms) == (Status.UP, 2000)
+
+
+async def test_a_nul_in_the_key_or_body_is_no_error(api: Api, owner: Client) -> None:
+    beat = await _heartbeat(owner)
+    assert (await api.anonymous.get("/ping/ab%00cd")).status_code == 404
+    response = await api.anonymous.post(f"/ping/{beat['ping_key']}", content=b"a\x00b")
+    assert response.status_code == 200
+    assert (await _state(api, beat["id"])).last_body == "a\ufffdb"
+
+
+async def test_bad_ping_requests_get_the_apis_usual_errors(api: Api, owner: Client) -> None:
+    beat = await _heartbeat(owner)
+    key = beat["ping_key"]
+    too_long = await api.anonymous.get("/ping/" + "x" * 65)
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["loc"] == ["path", "key"]
+    status = await api.anonymous.get(f"/ping/{key}/256")
+    assert status.status_code == 422
+    assert status.json()["detail"][0]["loc"] == ["path", "exit_status"]
+    for path in (f"/ping/{key}", f"/ping/{key}/start", f"/ping/{key}/7"):
+        wrong = await api.anonymous.request("PUT", path)
+        assert wrong.status_code == 405, path
+        assert wrong.headers["Allow"] == "GET, HEAD, POST"
+    assert await _ticks(api) == []
+    # Served pings are counted under their route's template, like every request.
+    assert (await api.anonymous.get(f"/ping/{key}/7")).status_code == 200
+    metrics = (await api.anonymous.get("/metrics")).text
+    assert 'route="/ping/{key}/{exit_status}",status="200"' in metrics
+    assert key not in metrics
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_pings_go_on_after_the_writers_connection_is_lost(api: Api, owner: Client) -> None:
+    beat = await _heartbeat(owner)
+    key = beat["ping_key"]
+    assert (await api.anonymous.get(f"/ping/{key}")).status_code == 200
+    # A database restart as the writer sees it: its idle connection is gone.
+    async with api.state.engine.connect() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state = 'idle'"
+            )
+        )
+    assert killed >= 1
+    assert (await api.anonymous.get(f"/ping/{key}")).status_code == 200
+    assert len(await _ticks(api)) == 2
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_ping_on_a_day_without_partition_gets_one(api: Api, owner: Client) -> None:
+    beat = await _heartbeat(owner)
+    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=400)
+    day = partitions.utc_day(long_ago)
+    assert day not in {p.day for p in await partitions.list_partitions(api.state.engine)}
+    change = await api.state.pings.submit(Ping(beat["ping_key"], finished(long_ago, 0, None)))
+    assert change is not None
+    (tick,) = await _ticks(api)
+    assert tick.checked_at == long_ago
+    assert day in {p.day for p in await partitions.list_partitions(api.state.engine)}

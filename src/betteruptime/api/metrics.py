@@ -67,8 +67,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            # The router writes the matched route into this same scope dict.
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            # The router writes the matched route into this same scope dict. Its template
+            # without convertors: /ping/{key}/{exit_status}, not {exit_status:int}.
+            route = getattr(scope.get("route"), "path_format", None) or UNMATCHED
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)

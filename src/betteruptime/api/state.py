@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from betteruptime.api.batching import GroupCommit
 from betteruptime.api.metrics import ApiMetrics
 from betteruptime.config import Settings
+from betteruptime.db.heartbeats import Ping, PingUpdate
 from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
@@ -27,3 +29,5 @@ class AppState:
     metrics: ApiMetrics
     cipher: ChannelCipher
     sender: Sender
+    # Heartbeat pings are written in groups: one transaction per batch (see api/batching).
+    pings: GroupCommit[Ping, PingUpdate | None]
