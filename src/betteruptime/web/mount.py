@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,8 +20,22 @@ from betteruptime.web.routes import (
     status_pages,
     websites,
 )
+from betteruptime.web.routing import answer_head
 from betteruptime.web.state import WebState
 from betteruptime.web.templating import STATIC_DIR, make_templates
+
+# Every router of the pages, in the order paths are tried. The browser-only routes come
+# first: at a path the API shares (GET /status-pages), a browser gets the page.
+ROUTERS: tuple[APIRouter, ...] = (
+    status_pages.browser_router,
+    auth.router,
+    account.router,
+    dashboard.router,
+    websites.router,
+    status_pages.router,
+    public.router,
+    badges.router,
+)
 
 
 def make_web_state(
@@ -62,6 +76,7 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(status_pages.browser_router, include_in_schema=False)
-    for module in (auth, account, dashboard, websites, status_pages, public, badges):
-        app.include_router(module.router, include_in_schema=False)
+    for router in ROUTERS:
+        # Before including: an included router's routes take their methods from these.
+        answer_head(router.routes)
+        app.include_router(router, include_in_schema=False)
