@@ -124,9 +124,13 @@ async def delete_channel(channel: OwnedChannel, session: SessionDep) -> None:
     await db.delete_channel(session, channel)
 
 
-@router.post("/channels/{channel_id}/test", responses=responses(401, 404, 422))
-async def test_channel(channel: OwnedChannel, state: AppStateDep) -> DeliveryResult:
+@router.post("/channels/{channel_id}/test", responses=responses(401, 404, 422, 429))
+async def test_channel(
+    channel: OwnedChannel, user: CurrentUser, state: AppStateDep
+) -> DeliveryResult:
     """Send a test message now; returns whether it was delivered (error masked)."""
+    # Per user, in the bucket the page's Send test button counts in too.
+    await state.rate_limits.hit("channel_test", "user", str(user.id))
     try:
         url = state.cipher.decrypt(channel.url_encrypted)
     except UndecryptableUrl as exc:
