@@ -8,6 +8,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from betteruptime.config import Settings
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import LoginRequired, PageError, login_redirect
@@ -43,6 +45,8 @@ def make_web_state(
     sessionmaker: async_sessionmaker[AsyncSession],
     jwt_secret: str,
     rate_limits: RateLimits,
+    cipher: ChannelCipher,
+    sender: Sender,
 ) -> WebState:
     """Return the state the pages share, built once at start."""
     return WebState(
@@ -51,6 +55,8 @@ def make_web_state(
         jwt_secret=jwt_secret,
         rate_limits=rate_limits,
         templates=make_templates(),
+        cipher=cipher,
+        sender=sender,
     )
 
 
