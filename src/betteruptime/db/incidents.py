@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -165,6 +165,53 @@ async def list_incidents(
         query.order_by(Incident.started_at.desc(), Incident.id.desc()).limit(limit)
     )
     return [IncidentRow.of(i) for i in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ListedIncident:
+    """An incident with the name and URL of its website, for lists."""
+
+    incident: IncidentRow
+    website_name: str | None
+    website_url: str
+
+
+async def incidents_page(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    *,
+    unresolved_only: bool = False,
+    website_id: uuid.UUID | None = None,
+    limit: int = 25,
+    offset: int = 0,
+) -> tuple[int, list[ListedIncident]]:
+    """Return how many of the owner's incidents match, and one page of them.
+
+    Unresolved incidents come first (there is at most one per website), then resolved
+    ones; newest first within each.
+    """
+    where: list[ColumnElement[bool]] = [Website.owner_id == owner_id]
+    if unresolved_only:
+        where.append(Incident.state != RESOLVED)
+    if website_id is not None:
+        where.append(Incident.website_id == website_id)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Incident)
+        .join(Website, Website.id == Incident.website_id)
+        .where(*where)
+    )
+    resolved_last = case((Incident.state == RESOLVED, 1), else_=0)
+    rows = await session.execute(
+        select(Incident, Website.name, Website.url)
+        .join(Website, Website.id == Incident.website_id)
+        .where(*where)
+        .order_by(resolved_last, Incident.started_at.desc(), Incident.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    listed = [ListedIncident(IncidentRow.of(i), name, url) for i, name, url in rows]
+    return int(total or 0), listed
 
 
 async def get_incident(

@@ -18,6 +18,7 @@ from betteruptime.web.routes import (
     auth,
     badges,
     dashboard,
+    incidents,
     public,
     status_pages,
     websites,
@@ -30,6 +31,7 @@ from betteruptime.web.templating import STATIC_DIR, make_templates
 # first: at a path the API shares (GET /status-pages), a browser gets the page.
 ROUTERS: tuple[APIRouter, ...] = (
     status_pages.browser_router,
+    incidents.router,
     auth.router,
     account.router,
     dashboard.router,
