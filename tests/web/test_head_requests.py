@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from betteruptime.db.models import Website
 from betteruptime.rules.status import Status
 from betteruptime.web.mount import ROUTERS
-from tests.api.conftest import Api
+from tests.api.conftest import Api, insert_incident
 from tests.web.conftest import Browser
 from tests.web.helpers import add_websites, user_id
 
@@ -35,6 +37,11 @@ async def test_every_page_answers_head_like_get(alice: Browser, browser: Browser
         "/status-pages/new", {"title": "Acme", "slug": "acme", "website_ids": [str(website_id)]}
     )
     assert published.status_code == 303
+    incident_id = await insert_incident(
+        api, str(website_id), started_ago=timedelta(hours=2), resolved_ago=timedelta(hours=1)
+    )
+    added = await alice.submit("/channels", {"name": "ops", "url": "ntfy://ntfy.sh/topic"})
+    channel_id = added.headers["location"].removeprefix("/channels#channel-")
     for path in (
         "/",
         "/websites/new",
@@ -44,6 +51,12 @@ async def test_every_page_answers_head_like_get(alice: Browser, browser: Browser
         "/status-pages",
         "/status-pages/new",
         "/account",
+        "/incidents",
+        "/incidents?show=open",
+        f"/incidents/{incident_id}",
+        "/channels",
+        f"/channels/{channel_id}",
+        f"/channels/{channel_id}/delete",
     ):
         assert await _same_as_get(alice, path) == 200, path
     for path in ("/login", "/register", "/s/acme", f"/badge/{badge_key}/status.svg"):

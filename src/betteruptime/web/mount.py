@@ -17,6 +17,7 @@ from betteruptime.web.routes import (
     account,
     auth,
     badges,
+    channels,
     dashboard,
     incidents,
     public,
@@ -32,11 +33,13 @@ from betteruptime.web.templating import STATIC_DIR, make_templates
 ROUTERS: tuple[APIRouter, ...] = (
     status_pages.browser_router,
     incidents.router,
+    channels.browser_router,
     auth.router,
     account.router,
     dashboard.router,
     websites.router,
     status_pages.router,
+    channels.router,
     public.router,
     badges.router,
 )

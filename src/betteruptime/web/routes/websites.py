@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from betteruptime.db import incidents, stats, ticks, websites
+from betteruptime.db import channels, incidents, stats, ticks, websites
 from betteruptime.db import status as status_queries
 from betteruptime.db.badges import rotate_badge_key
 from betteruptime.db.models import Website
@@ -116,6 +116,8 @@ async def create_website(page: UserPage) -> Response:
             enabled=body.enabled,
             max_websites=settings.max_websites_per_user,
             now=page.now,
+            # As in the API: every channel the owner has now.
+            channel_ids=await channels.owned_channel_ids(page.db, page.me.id),
         )
     except websites.WebsiteLimitReached as exc:
         await page.after_rollback()
