@@ -223,7 +223,7 @@ async def test_the_channel_page_lists_its_latest_deliveries(alice: Browser, api:
     page = (await alice.get(f"/channels/{channel_id}")).text
     section = page.split("Latest notifications")[1]
     assert f'<a href="/incidents/{incident_id}">shop 0</a>' in section
-    assert ">FAILED<" in section and "status 500" in section and ">5<" in section
+    assert ">FAILED<" in section and "status 500" in section and "5 attempts" in section
     assert "Down" in section
 
 
