@@ -57,15 +57,16 @@ async def list_incidents(
         raise PageError(400, "Unknown filter", "Show open or all incidents.")
     only = await _website_filter(page, website)
     number = page_number(p)
-    total, rows = await incidents.incidents_page(
+    website_id = None if only is None else only.id
+    rows, more = await incidents.incidents_page(
         page.db,
         page.me.id,
         unresolved_only=show == "open",
-        website_id=None if only is None else only.id,
+        website_id=website_id,
         limit=PAGE_SIZE,
         offset=(number - 1) * PAGE_SIZE,
     )
-    pages = max(1, -(-total // PAGE_SIZE))
+    unresolved = await incidents.count_unresolved(page.db, page.me.id, website_id)
 
     def link(to_show: str, to_page: int = 1) -> str:
         params = {"show": to_show} if to_show != "all" else {}
@@ -78,14 +79,13 @@ async def list_incidents(
     return page.render(
         "incidents.html",
         rows=rows,
-        total=total,
+        unresolved=unresolved,
         show=show,
         only=only,
         links={s: link(s) for s in SHOW},
         number=number,
-        pages=pages,
         prev_link=link(show, number - 1) if number > 1 else None,
-        next_link=link(show, number + 1) if number < pages else None,
+        next_link=link(show, number + 1) if more else None,
         back=str(page.request.url.path)
         + (f"?{page.request.url.query}" if page.request.url.query else ""),
     )
