@@ -86,8 +86,7 @@ async def list_incidents(
         number=number,
         prev_link=link(show, number - 1) if number > 1 else None,
         next_link=link(show, number + 1) if more else None,
-        back=str(page.request.url.path)
-        + (f"?{page.request.url.query}" if page.request.url.query else ""),
+        back=link(show, number),
     )
 
 
@@ -96,7 +95,8 @@ async def incident_detail(page: UserPage, incident_id: str) -> Response:
     """One incident: its facts, the buttons, and its timeline with every delivery."""
     row = await owned_incident(page, incident_id)
     website = await websites.get_owned(page.db, row.website_id, page.me.id)
-    assert website is not None  # the incident was found through its owned website
+    if website is None:
+        raise not_found("Incident")  # deleted with its website since the read above
     events = await incidents.incident_events(page.db, row.id)
     deliveries = await event_deliveries(page.db, [e.id for e in events])
     return page.render(
