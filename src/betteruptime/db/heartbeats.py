@@ -6,7 +6,7 @@ import contextlib
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -41,7 +41,12 @@ HEARTBEAT_REGION = "push"
 _REGISTERED: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
 
 
-@dataclass(frozen=True, slots=True)
+# The ping path's dataclasses are not frozen: a frozen __init__ sets each field through
+# object.__setattr__, which made building them most of a batch's Python time (10 µs for a
+# PingUpdate against 2 µs).
+
+
+@dataclass(slots=True)
 class PingTarget:
     """The heartbeat a ping key names, with what a ping needs to compute its next state."""
 
@@ -63,7 +68,7 @@ class Silence:
     started_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PingUpdate:
     """What one ping changes in its heartbeat row, and the tick it records (if any)."""
 
@@ -80,7 +85,7 @@ class PingUpdate:
     tick_error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ping:
     """One ping to record: its key, and how it changes the heartbeat it names."""
 
@@ -277,13 +282,14 @@ def _apply(
             continue
         change = p.decide(target)
         changes.append(change)
-        # The next ping of the same heartbeat in this batch sees the state this one left.
-        targets[p.key] = replace(
-            target,
-            started_at=change.started_at,
-            last_ping_at=change.last_ping_at if change.finished else target.last_ping_at,
-        )
-        row = rows.setdefault(target.website_id, _Row(change))
+        # The next ping of the same heartbeat in this batch sees the state this one left
+        # (the targets are this batch's own).
+        target.started_at = change.started_at
+        if change.finished:
+            target.last_ping_at = change.last_ping_at
+        row = rows.get(target.website_id)
+        if row is None:
+            row = rows[target.website_id] = _Row(change)
         row.change = change
         if change.finished:
             row.finished = True
