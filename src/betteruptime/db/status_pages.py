@@ -7,11 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import case, delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from betteruptime.db.models import StatusPage, StatusPageWebsite, Website, WebsiteStatus
+from betteruptime.db.incidents import RESOLVED
+from betteruptime.db.models import (
+    Incident,
+    StatusPage,
+    StatusPageWebsite,
+    Website,
+    WebsiteStatus,
+)
 from betteruptime.rules.status import Status
 
 
@@ -114,6 +121,51 @@ async def shown_websites(session: AsyncSession, page_id: uuid.UUID) -> list[Show
         if status is not None:
             entry.regions.append((status, checked_at))
     return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ShownIncident:
+    """An incident of one of a page's websites, as a public page may show it."""
+
+    website_id: uuid.UUID
+    name: str | None
+    url: str
+    started_at: datetime
+    resolved_at: datetime | None  # None while unresolved (acknowledged ones included)
+
+
+async def shown_incidents(
+    session: AsyncSession, page_id: uuid.UUID, since: datetime, limit: int
+) -> list[ShownIncident]:
+    """Return up to `limit` incidents of the page's websites in one query: the unresolved
+    ones first, then those resolved since `since`, each part newest first.
+
+    A limit above the page's number of websites returns every unresolved incident (at
+    most one per website, a unique key), so statuses can be taken from this list.
+    """
+    unresolved = Incident.state != RESOLVED
+    rows = await session.execute(
+        select(
+            Incident.website_id,
+            Website.name,
+            Website.url,
+            Incident.started_at,
+            Incident.resolved_at,
+            Incident.state,
+        )
+        .join(StatusPageWebsite, StatusPageWebsite.website_id == Incident.website_id)
+        .join(Website, Website.id == Incident.website_id)
+        .where(
+            StatusPageWebsite.status_page_id == page_id,
+            or_(unresolved, Incident.resolved_at >= since),
+        )
+        .order_by(case((unresolved, 0), else_=1), Incident.started_at.desc(), Incident.id)
+        .limit(limit)
+    )
+    return [
+        ShownIncident(website_id, name, url, started, None if state != RESOLVED else resolved)
+        for website_id, name, url, started, resolved, state in rows
+    ]
 
 
 async def create_page(

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from markupsafe import Markup
 
-from betteruptime.db import incidents, stats, status_pages
+from betteruptime.db import stats, status_pages
+from betteruptime.db.models import StatusPage
 from betteruptime.rules.status import Status, overall_status, region_status
-from betteruptime.web.figures import HISTORY_DAYS, history_of
+from betteruptime.web.figures import HISTORY_DAYS, counts_history
 from betteruptime.web.headers import PAGE_HEADERS
-from betteruptime.web.page import PageError, PublicPage
+from betteruptime.web.page import Page, PageError, PublicPage
 
 router = APIRouter()
 
 MAX_AGE_SECONDS = 60
+INCIDENT_DAYS = 14
+# Resolved incidents listed at most (unresolved ones are always all listed).
+MAX_RESOLVED_SHOWN = 50
+HTML_TYPE = "text/html; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,17 @@ class PublicWebsite:
     url: str | None
     status: Status
     bars: Markup
-    summary: str
+    uptime: str
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    """What a status page shows of one incident: whose, when, and for how long."""
+
+    name: str
+    started_at: datetime
+    resolved_at: datetime | None
+    seconds: float
 
 
 def banner(statuses: list[Status]) -> tuple[str, str]:
@@ -54,41 +70,78 @@ def _not_found() -> PageError:
     return PageError(404, "Status page not found", "There is no status page at this address.")
 
 
-@router.get("/s/{slug}")
-async def status_page(page: PublicPage, request: Request, slug: str) -> Response:
-    """The public status page; 304 when the visitor's copy is current."""
-    if len(slug) > 64:
-        raise _not_found()
-    found = await status_pages.get_by_slug(page.db, slug)
-    if found is None:
-        raise _not_found()
+async def _render(page: Page, found: StatusPage) -> bytes:
+    """Return the status page, computed in the same few queries whatever its size."""
+    now = page.now
     chosen = await status_pages.shown_websites(page.db, found.id)
-    days = await stats.daily_uptime(page.db, [w.website_id for w in chosen], HISTORY_DAYS, page.now)
-    open_now = await incidents.open_incidents(page.db, [w.website_id for w in chosen])
+    ids = [w.website_id for w in chosen]
+    # Statuses come from the same rows as the list of incidents, so the banner and the
+    # list never disagree: every unresolved incident fits under this limit.
+    listed = (
+        await status_pages.shown_incidents(
+            page.db,
+            found.id,
+            now - timedelta(days=INCIDENT_DAYS),
+            limit=len(chosen) + MAX_RESOLVED_SHOWN + 1,
+        )
+        if chosen
+        else []
+    )
+    days = await stats.daily_uptime(page.db, ids, HISTORY_DAYS, now)
+    open_now = {i.website_id for i in listed if i.resolved_at is None}
     shown = []
     for w in chosen:
         name = _label(w.name, w.url, found.show_urls)
-        history = history_of(days.get(w.website_id, []), name)
+        history = counts_history(days[w.website_id], name)
         shown.append(
             PublicWebsite(
                 name=name,
                 url=w.url if found.show_urls else None,
                 status=overall_status(
                     (
-                        region_status(status, checked_at, w.interval_seconds, page.now)
+                        region_status(status, checked_at, w.interval_seconds, now)
                         for status, checked_at in w.regions
                     ),
                     incident_open=w.website_id in open_now,
                 ),
                 bars=history.bars,
-                summary=history.summary,
+                uptime=history.uptime,
             )
         )
+    incidents = [
+        PublicIncident(
+            name=_label(i.name, i.url, found.show_urls),
+            started_at=i.started_at,
+            resolved_at=i.resolved_at,
+            seconds=max(0.0, ((i.resolved_at or now) - i.started_at).total_seconds()),
+        )
+        for i in listed
+    ]
+    resolved = [i for i in incidents if i.resolved_at is not None]
     headline, tone = banner([w.status for w in shown])
     html = page.state.templates.get_template("public_status.html").render(
-        title=found.title, websites=shown, headline=headline, tone=tone
+        title=found.title,
+        websites=shown,
+        headline=headline,
+        tone=tone,
+        ongoing=[i for i in incidents if i.resolved_at is None],
+        resolved=resolved[:MAX_RESOLVED_SHOWN],
+        more_resolved=len(resolved) > MAX_RESOLVED_SHOWN,
+        incident_days=INCIDENT_DAYS,
     )
-    etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:32] + '"'
+    return html.encode()
+
+
+@router.api_route("/s/{slug}", methods=["GET", "HEAD"])
+async def status_page(page: PublicPage, request: Request, slug: str) -> Response:
+    """The public status page; 304 when the visitor's copy is current, no body for HEAD."""
+    if len(slug) > 64:
+        raise _not_found()
+    found = await status_pages.get_by_slug(page.db, slug)
+    if found is None:
+        raise _not_found()
+    rendered = await _render(page, found)
+    etag = '"' + hashlib.sha256(rendered).hexdigest()[:32] + '"'
     headers = {
         **PAGE_HEADERS,
         "ETag": etag,
@@ -96,7 +149,11 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
     }
     if etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    return HTMLResponse(html, headers=headers)
+    if request.method == "HEAD":
+        # The headers of the GET, its length included, and no body.
+        headers["Content-Length"] = str(len(rendered))
+        return Response(status_code=200, headers=headers, media_type=HTML_TYPE)
+    return Response(rendered, headers=headers, media_type=HTML_TYPE)
 
 
 def _etags(header: str) -> set[str]:
