@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from betteruptime.config import Settings
 from betteruptime.ratelimit import RateLimits
+from betteruptime.web.cache import PageCache
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import LoginRequired, PageError, login_redirect
 from betteruptime.web.routes import (
@@ -37,6 +38,7 @@ def make_web_state(
         jwt_secret=jwt_secret,
         rate_limits=rate_limits,
         templates=make_templates(),
+        public_pages=PageCache(settings.status_page_cache_seconds),
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from betteruptime.config import Settings
 from betteruptime.ratelimit import RateLimits
+from betteruptime.web.cache import PageCache
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,4 @@ class WebState:
     jwt_secret: str
     rate_limits: RateLimits
     templates: jinja2.Environment
+    public_pages: PageCache

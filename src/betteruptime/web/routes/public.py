@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +12,7 @@ from markupsafe import Markup
 from betteruptime.db import stats, status_pages
 from betteruptime.db.models import StatusPage
 from betteruptime.rules.status import Status, overall_status, region_status
+from betteruptime.web.cache import Rendered
 from betteruptime.web.figures import HISTORY_DAYS, counts_history
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import Page, PageError, PublicPage
@@ -70,7 +70,7 @@ def _not_found() -> PageError:
     return PageError(404, "Status page not found", "There is no status page at this address.")
 
 
-async def _render(page: Page, found: StatusPage) -> bytes:
+async def _render(page: Page, found: StatusPage) -> Rendered:
     """Return the status page, computed in the same few queries whatever its size."""
     now = page.now
     chosen = await status_pages.shown_websites(page.db, found.id)
@@ -129,7 +129,7 @@ async def _render(page: Page, found: StatusPage) -> bytes:
         more_resolved=len(resolved) > MAX_RESOLVED_SHOWN,
         incident_days=INCIDENT_DAYS,
     )
-    return html.encode()
+    return Rendered.of(html)
 
 
 @router.api_route("/s/{slug}", methods=["GET", "HEAD"])
@@ -140,20 +140,23 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
     found = await status_pages.get_by_slug(page.db, slug)
     if found is None:
         raise _not_found()
-    rendered = await _render(page, found)
-    etag = '"' + hashlib.sha256(rendered).hexdigest()[:32] + '"'
+    # Versioned by the page's last change: an edit (title, websites, show_urls) shows at
+    # once; statuses, incidents and bars may be up to STATUS_PAGE_CACHE_SECONDS old.
+    rendered = await page.state.public_pages.get(
+        slug, (found.id, found.updated_at), lambda: _render(page, found)
+    )
     headers = {
         **PAGE_HEADERS,
-        "ETag": etag,
+        "ETag": rendered.etag,
         "Cache-Control": f"public, max-age={MAX_AGE_SECONDS}",
     }
-    if etag in _etags(request.headers.get("if-none-match", "")):
+    if rendered.etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         # The headers of the GET, its length included, and no body.
-        headers["Content-Length"] = str(len(rendered))
+        headers["Content-Length"] = str(len(rendered.body))
         return Response(status_code=200, headers=headers, media_type=HTML_TYPE)
-    return Response(rendered, headers=headers, media_type=HTML_TYPE)
+    return Response(rendered.body, headers=headers, media_type=HTML_TYPE)
 
 
 def _etags(header: str) -> set[str]:
