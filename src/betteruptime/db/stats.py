@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, case, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from betteruptime.db.models import (
     HISTOGRAM_COLUMNS,
@@ -392,9 +393,10 @@ async def daily_uptime(
         rows = await session.execute(
             select(
                 d.website_ref,
-                func.array_agg(d.day - sources.first),
-                func.array_agg(d.checks),
-                func.array_agg(d.failures),
+                # NullType: asyncpg's lists as they are, without an item-by-item pass.
+                func.array_agg(d.day - sources.first, type_=NullType()),
+                func.array_agg(d.checks, type_=NullType()),
+                func.array_agg(d.failures, type_=NullType()),
             )
             .where(
                 _among(d.website_ref, ref_list, postgres),

@@ -45,11 +45,24 @@ def _bar_starts(first: date, days: int) -> tuple[str, ...]:
     return tuple(f'<i title="{(first + timedelta(days=i)).isoformat()}: ' for i in range(days))
 
 
-@functools.lru_cache(maxsize=8192)
 def _bar_end(checks: int, failures: int) -> str:
-    """Return the rest of a bar of these counts (most days of most websites repeat one)."""
+    """Return the rest of a bar of these counts, from its uptime on."""
     ratio = success_ratio(checks, failures)
     return f'{_uptime_text(checks, failures)}" class="{day_class(checks, ratio)}"></i>'
+
+
+class _BarEnds(dict[tuple[int, int], str]):
+    """The ends of bars by (checks, failures): most days of most websites repeat a few."""
+
+    def __missing__(self, key: tuple[int, int]) -> str:
+        # Distinct counts are few (a day's checks follow the interval), but bounded anyway.
+        if len(self) >= 65_536:
+            self.clear()
+        end = self[key] = _bar_end(*key)
+        return end
+
+
+_BAR_ENDS = _BarEnds()
 
 
 def daily_bars(first: date, checks: Sequence[int], failures: Sequence[int], label: str) -> Markup:
@@ -60,8 +73,9 @@ def daily_bars(first: date, checks: Sequence[int], failures: Sequence[int], labe
     plain element, not a nested SVG <title>, which halves the page's bytes. Screen
     readers get the label (role="img"); the texts hold only dates and numbers.
     """
-    # Iterators over C callables (the caches, zip, chain): no Python frame per bar.
-    pairs = zip(_bar_starts(first, len(checks)), map(_bar_end, checks, failures), strict=True)
+    # Iterators over C callables (a dict lookup, zip, chain): no Python frame per bar.
+    ends = map(_BAR_ENDS.__getitem__, zip(checks, failures, strict=True))
+    pairs = zip(_bar_starts(first, len(checks)), ends, strict=True)
     bars = "".join(itertools.chain.from_iterable(pairs))
     return Markup(  # noqa: S704 - dates and numbers, the label escaped here
         f'<span class="bars" role="img" aria-label="{escape(label)}">{bars}</span>'
