@@ -153,3 +153,20 @@ async def test_incidents_and_bars_take_the_same_queries_for_5_and_40_websites(
         section = _incidents_section(html)
         assert section.count(">Ongoing<") == size // 2 and section.count(">Resolved<") == size
     assert counts[0] == counts[1], counts
+
+
+async def test_past_the_fiftieth_resolved_incident_the_page_says_older_ones_are_left_out(
+    alice: Browser, api: Api
+) -> None:
+    (flappy,) = await add_websites(
+        api, await user_id(api, "alice"), 1, statuses=[Status.UP], name="flappy"
+    )
+    now = datetime.now(UTC)
+    for i in range(52):
+        started = now - timedelta(hours=5 * i + 1)
+        await _incident(api, flappy, started, started + timedelta(minutes=3))
+    await _page(alice, [flappy])
+    section = _incidents_section((await new_browser(api).get("/s/acme")).text)
+    assert section.count('<li class="incident">') == 50
+    assert "Earlier incidents of the last 14 days are not listed." in section
+    assert format_utc(now - timedelta(hours=1)) in section  # the newest is listed

@@ -349,6 +349,8 @@ class Incident(Base):
             sqlite_where=text("state <> 'resolved'"),
         ),
         Index("ix_incident_website_started", "website_id", "started_at"),
+        # Status pages: incidents resolved lately (migration 0010_status_page_index).
+        Index("ix_incident_website_resolved", "website_id", "resolved_at"),
         Index(
             "ix_incident_awaiting_recovery",
             "website_id",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, delete, insert, or_, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,37 +135,40 @@ class ShownIncident:
 
 
 async def shown_incidents(
-    session: AsyncSession, page_id: uuid.UUID, since: datetime, limit: int
+    session: AsyncSession, page_id: uuid.UUID, since: datetime, resolved_limit: int
 ) -> list[ShownIncident]:
-    """Return up to `limit` incidents of the page's websites in one query: the unresolved
-    ones first, then those resolved since `since`, each part newest first.
+    """Return every unresolved incident of the page's websites (at most one each, a unique
+    key), then up to resolved_limit of those resolved since `since`; each part newest first.
 
-    A limit above the page's number of websites returns every unresolved incident (at
-    most one per website, a unique key), so statuses can be taken from this list.
+    Two queries whatever the number of websites; callers may take each website's status
+    from this list, since every unresolved incident is in it.
     """
-    unresolved = Incident.state != RESOLVED
-    rows = await session.execute(
+    shown = (
         select(
             Incident.website_id,
             Website.name,
             Website.url,
             Incident.started_at,
             Incident.resolved_at,
-            Incident.state,
         )
         .join(StatusPageWebsite, StatusPageWebsite.website_id == Incident.website_id)
         .join(Website, Website.id == Incident.website_id)
-        .where(
-            StatusPageWebsite.status_page_id == page_id,
-            or_(unresolved, Incident.resolved_at >= since),
-        )
-        .order_by(case((unresolved, 0), else_=1), Incident.started_at.desc(), Incident.id)
-        .limit(limit)
+    )
+    on_page = StatusPageWebsite.status_page_id == page_id
+    newest = (Incident.started_at.desc(), Incident.id)
+    unresolved = await session.execute(
+        shown.where(on_page, Incident.state != RESOLVED).order_by(*newest)
+    )
+    # ix_incident_website_resolved: a short range per website, however long its history.
+    resolved = await session.execute(
+        shown.where(on_page, Incident.state == RESOLVED, Incident.resolved_at >= since)
+        .order_by(*newest)
+        .limit(resolved_limit)
     )
     return [
-        ShownIncident(website_id, name, url, started, None if state != RESOLVED else resolved)
-        for website_id, name, url, started, resolved, state in rows
-    ]
+        ShownIncident(website_id, name, url, started_at, None)
+        for website_id, name, url, started_at, _ in unresolved
+    ] + [ShownIncident(*row) for row in resolved]
 
 
 async def create_page(

@@ -94,14 +94,14 @@ async def _render(page: Page, found: StatusPage) -> Rendered:
     now = page.now
     chosen = await status_pages.shown_websites(page.db, found.id)
     ids = [w.website_id for w in chosen]
-    # Statuses come from the same rows as the list of incidents, so the banner and the
-    # list never disagree: every unresolved incident fits under this limit.
+    # Statuses come from the same rows as the list of incidents (all unresolved ones are
+    # in it), so the banner and the list never disagree.
     listed = (
         await status_pages.shown_incidents(
             page.db,
             found.id,
             now - timedelta(days=INCIDENT_DAYS),
-            limit=len(chosen) + MAX_RESOLVED_SHOWN + 1,
+            resolved_limit=MAX_RESOLVED_SHOWN + 1,
         )
         if chosen
         else []

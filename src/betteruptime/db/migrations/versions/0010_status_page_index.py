@@ -1,4 +1,4 @@
-"""an index that holds each website's daily checks and failures in day order
+"""indexes for public status pages: daily checks and failures, recently resolved incidents
 
 Revision ID: 0010_status_page_index
 Revises: 0008_web
@@ -27,8 +27,16 @@ def upgrade() -> None:
             unique=False,
             postgresql_include=["checks", "failures"],
         )
+    # A status page lists the incidents resolved in the last 14 days: a short range of this
+    # index per website, where (website_id, started_at) walks each website's whole history.
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_incident_website_resolved", ["website_id", "resolved_at"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("incident", schema=None) as batch_op:
+        batch_op.drop_index("ix_incident_website_resolved")
     with op.batch_alter_table("tick_rollup_daily", schema=None) as batch_op:
         batch_op.drop_index("ix_tick_rollup_daily_uptime")
