@@ -58,7 +58,8 @@ async def _fill(b: Backends, sizes: Sizes) -> uuid.UUID:
         )
         await conn.execute("UPDATE website SET name = 'site ' || right(url, 6)")
         await add_region_and_status(conn, REGION)
-        # Every seventh website is down, so the status filter has something to find.
+        # Every tenth website (its URL ends in 7) is down, with its open incident below,
+        # so the status filter has something to find.
         await conn.execute(
             "UPDATE website_status SET status = 'DOWN', status_code = 503 "
             "WHERE website_id IN (SELECT id FROM website WHERE right(url, 1) = '7')"
