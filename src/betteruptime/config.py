@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # per this many seconds per API process (0: on every request).
     status_page_cache_seconds: float = Field(default=10, ge=0, le=300)
     register_rate_limit: str = "5/minute"
+    # Test sends per user: each one sends a real message through someone else's service.
+    channel_test_rate_limit: str = "5/minute"
 
     channel_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8080"
@@ -141,7 +143,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("login_rate_limit", "register_rate_limit")
+    @field_validator("login_rate_limit", "register_rate_limit", "channel_test_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

@@ -53,7 +53,7 @@ async def _up_down_up(url: str) -> None:
                 )
                 assert "INCLUDE (checks, failures)" in str(definition)
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade_to, "0008_web")
+            await conn.run_sync(_downgrade_to, "0009_revoked_tokens")
         async with engine.connect() as conn:
             assert await conn.run_sync(_index) is None
             assert await conn.run_sync(_incident_index) is None

@@ -151,9 +151,9 @@ async def _render(page: Page, found: StatusPage) -> Rendered:
     return Rendered.of(html)
 
 
-@router.api_route("/s/{slug}", methods=["GET", "HEAD"])
+@router.get("/s/{slug}")
 async def status_page(page: PublicPage, request: Request, slug: str) -> Response:
-    """The public status page; 304 when the visitor's copy is current, no body for HEAD."""
+    """The public status page; 304 when the visitor's copy is current."""
     if len(slug) > 64:
         raise _not_found()
     found = await status_pages.get_by_slug(page.db, slug)
@@ -171,10 +171,6 @@ async def status_page(page: PublicPage, request: Request, slug: str) -> Response
     }
     if rendered.etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    if request.method == "HEAD":
-        # The headers of the GET, its length included, and no body.
-        headers["Content-Length"] = str(len(rendered.body))
-        return Response(status_code=200, headers=headers, media_type=HTML_TYPE)
     return Response(rendered.body, headers=headers, media_type=HTML_TYPE)
 
 

@@ -1,7 +1,7 @@
 """indexes for public status pages: daily checks and failures, recently resolved incidents
 
 Revision ID: 0010_status_page_index
-Revises: 0008_web
+Revises: 0009_revoked_tokens
 Create Date: 2026-11-27
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010_status_page_index"
-down_revision: str | None = "0008_web"
+down_revision: str | None = "0009_revoked_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
