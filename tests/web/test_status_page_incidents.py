@@ -170,3 +170,17 @@ async def test_past_the_fiftieth_resolved_incident_the_page_says_older_ones_are_
     assert section.count('<li class="incident">') == 50
     assert "Earlier incidents of the last 14 days are not listed." in section
     assert format_utc(now - timedelta(hours=1)) in section  # the newest is listed
+
+
+async def test_names_are_escaped_in_services_and_incidents(alice: Browser, api: Api) -> None:
+    (shop,) = await add_websites(api, await user_id(api, "alice"), 1, statuses=[Status.DOWN])
+    async with api.session() as session:
+        await session.execute(
+            update(Website).where(Website.id == shop).values(name='<b>Shop & "Co"</b>')
+        )
+        await session.commit()
+    await _page(alice, [shop])
+    html = (await new_browser(api).get("/s/acme")).text
+    assert "<b>Shop" not in html
+    escaped = "&lt;b&gt;Shop &amp; &#34;Co&#34;&lt;/b&gt;"
+    assert html.count(escaped) == 3  # the service, its bars' label, and its incident
