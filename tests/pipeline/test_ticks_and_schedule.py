@@ -7,14 +7,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.models import Region, Website, WebsiteStatus
 from betteruptime.db.schedule import claim_due, next_due_at
 from betteruptime.db.ticks import TickRow, register_region, write_ticks
 from betteruptime.rules.status import Status
-from tests.pipeline.helpers import create_user, create_websites, ticks
+from tests.pipeline.helpers import create_user, create_websites, ticks, wait_for
 
 
 def row(website_id: uuid.UUID, status: Status, at: datetime) -> TickRow:
@@ -118,6 +119,39 @@ async def test_a_deleted_website_does_not_fail_the_batch(engine: AsyncEngine) ->
     )
     assert result.inserted == 1
     assert [t.website_id for t in await ticks(engine)] == [kept]
+
+
+async def test_a_write_failing_inside_postgresql_is_a_database_fault(
+    pg_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(pg_engine)
+    (site,) = await create_websites(pg_engine, owner, ["http://127.0.0.1:1/"])
+    await register_region(pg_engine, "eu")
+    now = datetime.now(UTC)
+    async with pg_engine.connect() as holder:
+        # A website row locked FOR UPDATE (as a deletion does) makes the writer wait ...
+        await holder.execute(select(Website.id).where(Website.id == site).with_for_update())
+        write = asyncio.create_task(write_ticks(pg_engine, "eu", [row(site, Status.UP, now)]))
+
+        async def waiting() -> bool:
+            async with pg_engine.connect() as conn:
+                found = await conn.scalar(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+                if found is not None:
+                    await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": found})
+            return found is not None
+
+        # ... and its statement is cancelled: the worker must see a fault it retries, not
+        # the driver's own exception (which would end the worker).
+        await wait_for(waiting, 10, "the writer to wait for the website row")
+        with pytest.raises(DATABASE_FAULTS):
+            await write
+        await holder.rollback()
+    assert (await write_ticks(pg_engine, "eu", [row(site, Status.UP, now)])).inserted == 1
 
 
 async def test_claim_moves_due_websites_forward_by_their_own_interval(
