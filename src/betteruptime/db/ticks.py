@@ -87,9 +87,14 @@ class TickView:
     checked_at: datetime
 
 
+_ONE_US = timedelta(microseconds=1)
+
+
 def delay_ms(row: TickRow) -> int:
     """Return checked_at - scheduled_at in whole milliseconds, clamped to the column."""
-    ms = round((row.checked_at - row.scheduled_at) / timedelta(milliseconds=1))
+    # Integer arithmetic (half a millisecond rounds up): twice as fast as round() of a
+    # float division, and this runs once per tick.
+    ms = ((row.checked_at - row.scheduled_at) // _ONE_US + 500) // 1000
     return max(-_DELAY_LIMIT_MS, min(_DELAY_LIMIT_MS, ms))
 
 
@@ -97,11 +102,17 @@ def _error(value: str | None) -> str | None:
     return value[:ERROR_MAX_LENGTH] if value is not None else None
 
 
+# Plain ints: looked up once per tick.
+_STORED_STATUS = {status: tick.value for status, tick in TICK_STATUS_OF.items()}
+_DOWN = TickStatus.DOWN.value
+_DEGRADED = TickStatus.DEGRADED.value
+
+
 def _tick_status(row: TickRow) -> int:
     """Return the stored status code: DEGRADED for an UP result slower than its threshold."""
     if row.degraded and row.status is Status.UP:
-        return TickStatus.DEGRADED.value
-    return TICK_STATUS_OF.get(row.status, TickStatus.DOWN).value
+        return _DEGRADED
+    return _STORED_STATUS.get(row.status, _DOWN)
 
 
 def _status_code(value: int | None) -> int | None:
@@ -395,9 +406,6 @@ async def _write_postgres(
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
 
 
-_ONE_MS = timedelta(milliseconds=1)
-
-
 def _pg_columns(rows: Sequence[TickRow]) -> tuple[list[Any], ...]:
     """Return the batch as the statement's arrays, in one pass over the rows."""
     # The hot loop of the writer: one pass, no helper calls but the status mapping.
@@ -417,9 +425,9 @@ def _pg_columns(rows: Sequence[TickRow]) -> tuple[list[Any], ...]:
         error = r.error
         errors.append(error[:ERROR_MAX_LENGTH] if error is not None else None)
         slots.append(r.scheduled_at)
-        # Unclamped here: the statement clamps the tick's int4 column itself, and the
-        # status row's checked_at stays exact even past the column's 24 days.
-        delays.append(round((r.checked_at - r.scheduled_at) / _ONE_MS))
+        # delay_ms() unclamped: the statement clamps the tick's int4 column itself, and
+        # the status row's checked_at stays right even past the column's 24 days.
+        delays.append(((r.checked_at - r.scheduled_at) // _ONE_US + 500) // 1000)
     return ids, statuses, codes, times, errors, slots, delays
 
 
