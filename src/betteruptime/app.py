@@ -71,6 +71,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 )
             rate_limits = make_rate_limits(settings, redis)
             sessionmaker = create_sessionmaker(db)
+            cipher = ChannelCipher(keys)
+            sender = Sender(
+                TargetPolicy(
+                    allow_private=settings.allow_private_targets,
+                    allowed_networks=settings.allowed_target_networks,
+                ),
+                timeout=settings.notify_timeout_seconds,
+                concurrency=settings.notify_concurrency,
+            )
             app.state.core = AppState(
                 settings=settings,
                 engine=db,
@@ -79,18 +88,14 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 redis=redis,
                 rate_limits=rate_limits,
                 metrics=api_metrics,
-                cipher=ChannelCipher(keys),
-                sender=Sender(
-                    TargetPolicy(
-                        allow_private=settings.allow_private_targets,
-                        allowed_networks=settings.allowed_target_networks,
-                    ),
-                    timeout=settings.notify_timeout_seconds,
-                    concurrency=settings.notify_concurrency,
-                ),
+                cipher=cipher,
+                sender=sender,
             )
-            # The pages share the API's database pool and login limits, not its code.
-            app.state.web = make_web_state(settings, sessionmaker, secret, rate_limits)
+            # The pages share the API's database pool, limits, cipher and sender, not its
+            # code: one concurrency bound for the test sends of both doors.
+            app.state.web = make_web_state(
+                settings, sessionmaker, secret, rate_limits, cipher, sender
+            )
             log.info("api started", database=db.url.render_as_string(hide_password=True))
             yield
         finally:

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     login_rate_limit: str = "10/minute"
     register_rate_limit: str = "5/minute"
+    # Test sends per user: each one sends a real message through someone else's service.
+    channel_test_rate_limit: str = "5/minute"
 
     channel_key: SecretStr | None = None
     public_url: str = "http://127.0.0.1:8080"
@@ -138,7 +140,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("login_rate_limit", "register_rate_limit")
+    @field_validator("login_rate_limit", "register_rate_limit", "channel_test_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

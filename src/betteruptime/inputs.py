@@ -132,6 +132,49 @@ ChannelIds = Annotated[
     Field(max_length=MAX_CHANNELS_PER_WEBSITE, description="Ids of your channels to notify"),
 ]
 
+MAX_CHANNELS_PER_USER = 100
+ChannelName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
+ChannelUrlField = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="An Apprise URL: mailto://, slack://, discord://, tgram://, ntfy://, "
+        "json://, form://, … (see the README); stored encrypted, shown masked",
+        examples=["json://hooks.example.com/uptime", "mailto://user:app-password@gmail.com"],
+    ),
+]
+
+
+class ChannelCreate(_Input):
+    name: ChannelName
+    url: ChannelUrlField
+
+
+def _channel_fields_not_nullable(schema: dict[str, Any]) -> None:
+    for name in ("name", "url"):
+        prop = schema["properties"][name]
+        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
+        if len(variants) == 1:
+            prop.update(variants[0])
+        prop.pop("default", None)
+
+
+class ChannelUpdate(_Input):
+    """Fields to change; an absent field keeps its value."""
+
+    model_config = ConfigDict(json_schema_extra=_channel_fields_not_nullable)
+
+    name: ChannelName | None = None
+    url: ChannelUrlField | None = None
+
+    @field_validator("name", "url", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
 
 ConfirmationChecks = Annotated[
     int,

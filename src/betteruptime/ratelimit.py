@@ -1,4 +1,4 @@
-"""Rate limits on login and registration, per client IP and per username, for API and pages."""
+"""Rate limits shared by the API and the pages: logins, registrations and test sends."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from betteruptime.log import get_logger
 
 log = get_logger(__name__)
 
-Action = Literal["login", "register"]
+Action = Literal["login", "register", "channel_test"]
 KEY_PREFIX = "betteruptime:ratelimit"
 # Requests without a peer address (an in-process ASGI client) share one bucket.
 UNKNOWN_CLIENT = "unknown"
@@ -52,7 +52,8 @@ class RateLimits:
             except StorageError as exc:
                 # Fail open: with Redis down, login still needs the right password, and
                 # argon2 keeps each guess expensive. Refusing every login would turn a
-                # Redis outage into a full outage of the API.
+                # Redis outage into a full outage of the API. Test sends stay bounded by
+                # the sender's concurrency.
                 cause = type(exc.storage_error).__name__
                 log.warning("rate limit storage unavailable", error=cause)
                 return
@@ -65,6 +66,7 @@ def make_rate_limits(settings: Settings, redis: aioredis.Redis | None) -> RateLi
     rules: dict[Action, list[limits.RateLimitItem]] = {
         "login": limits.parse_many(settings.login_rate_limit),
         "register": limits.parse_many(settings.register_rate_limit),
+        "channel_test": limits.parse_many(settings.channel_test_rate_limit),
     }
     storage: Storage = MemoryStorage() if redis is None else redis_storage(redis)
     return RateLimits(storage, rules)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from betteruptime.auth.passwords import hash_password
 from betteruptime.auth.tokens import issue_token
 from betteruptime.config import Settings
 from betteruptime.db.migrate import upgrade_to_head
-from betteruptime.db.models import Base, User, Website
+from betteruptime.db.models import Base, Incident, IncidentEvent, User, Website
 from betteruptime.db.session import create_engine
 from tests.conftest import async_url
 
@@ -232,3 +232,40 @@ async def create_website(client: Client, url: str = "https://example.com/", **fi
     response = await client.post("/website", json={"url": url, **fields})
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def insert_incident(
+    api: Api,
+    website_id: str,
+    *,
+    started_ago: timedelta = timedelta(minutes=5),
+    resolved_ago: timedelta | None = None,
+    state: str | None = None,
+) -> str:
+    """Insert an incident (and its 'opened' event) as the evaluator would; return its id."""
+    now = datetime.now(UTC)
+    started = now - started_ago
+    resolved = now - resolved_ago if resolved_ago is not None else None
+    async with api.session() as session:
+        incident = Incident(
+            website_id=uuid.UUID(website_id),
+            state=state or ("resolved" if resolved else "open"),
+            started_at=started,
+            detected_at=started + timedelta(seconds=10),
+            resolved_at=resolved,
+            cause={"error": "status 503", "status_code": 503, "regions": ["eu", "us"]},
+        )
+        session.add(incident)
+        await session.flush()
+        session.add(
+            IncidentEvent(
+                incident_id=incident.id,
+                kind="opened",
+                at=started + timedelta(seconds=10),
+                detail={"regions": ["eu", "us"]},
+            )
+        )
+        if resolved is not None:
+            session.add(IncidentEvent(incident_id=incident.id, kind="resolved", at=resolved))
+        await session.commit()
+        return str(incident.id)

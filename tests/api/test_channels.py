@@ -119,6 +119,26 @@ async def test_test_send_reaches_the_receiver(start_api: AppFactory) -> None:
         assert received.json["title"] == "BetterUptime test notification"
 
 
+async def test_test_sends_are_limited_per_user(start_api: AppFactory) -> None:
+    limited_api = start_api(allow_private_targets=True, channel_test_rate_limit="2/minute")
+    async with limited_api as api, webhooks() as hooks:
+        owner = await api.make_user("owner")
+        other = await api.make_user("other")
+        channel = await create_channel(owner, hooks.url("json", "/t"))
+        path = f"/channels/{channel['id']}/test"
+        for _ in range(2):
+            assert (await owner.post(path)).status_code == 200
+        limited = await owner.post(path)
+        assert limited.status_code == 429, limited.text
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        assert "too many attempts" in limited.json()["detail"]
+        assert len(hooks.on("/t")) == 2  # the refused one sent nothing
+        # Another user has their own allowance.
+        theirs = await create_channel(other, hooks.url("json", "/o"))
+        assert (await other.post(f"/channels/{theirs['id']}/test")).status_code == 200
+        assert len(hooks.on("/o")) == 1
+
+
 async def test_test_send_to_a_loopback_target_is_blocked_by_default(owner: Client) -> None:
     listener = await RecordingServer("127.0.0.1").start()
     try:

@@ -3,60 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from betteruptime.db.models import Evaluation, Incident, IncidentEvent
-from tests.api.conftest import Api, Client, create_website
+from tests.api.conftest import Api, Client, create_website, insert_incident
 
 
 def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-async def _incident(
-    api: Api,
-    website_id: str,
-    *,
-    started_ago: timedelta = timedelta(minutes=5),
-    resolved_ago: timedelta | None = None,
-    state: str | None = None,
-) -> str:
-    """Insert an incident (and its 'opened' event) as the evaluator would; return its id."""
-    now = datetime.now(UTC)
-    started = now - started_ago
-    resolved = now - resolved_ago if resolved_ago is not None else None
-    async with api.session() as session:
-        incident = Incident(
-            website_id=uuid.UUID(website_id),
-            state=state or ("resolved" if resolved else "open"),
-            started_at=started,
-            detected_at=started + timedelta(seconds=10),
-            resolved_at=resolved,
-            cause={"error": "status 503", "status_code": 503, "regions": ["eu", "us"]},
-        )
-        session.add(incident)
-        await session.flush()
-        session.add(
-            IncidentEvent(
-                incident_id=incident.id,
-                kind="opened",
-                at=started + timedelta(seconds=10),
-                detail={"regions": ["eu", "us"]},
-            )
-        )
-        if resolved is not None:
-            session.add(IncidentEvent(incident_id=incident.id, kind="resolved", at=resolved))
-        await session.commit()
-        return str(incident.id)
-
-
 async def test_an_incident_with_its_timeline(api: Api, owner: Client) -> None:
     site = await create_website(owner)
-    incident_id = await _incident(api, site["id"])
+    incident_id = await insert_incident(api, site["id"])
     response = await owner.get(f"/incidents/{incident_id}")
     assert response.status_code == 200
     body = response.json()
@@ -73,7 +36,7 @@ async def test_an_incident_with_its_timeline(api: Api, owner: Client) -> None:
 
 async def test_acknowledge_then_resolve_by_hand(api: Api, owner: Client) -> None:
     site = await create_website(owner)
-    incident_id = await _incident(api, site["id"])
+    incident_id = await insert_incident(api, site["id"])
     path = f"/incidents/{incident_id}"
 
     first = await owner.post(f"{path}/acknowledge")
@@ -119,15 +82,15 @@ async def test_list_newest_first_with_filters_and_paging(
     b = await create_website(owner, "https://b.example.com/")
     theirs = await create_website(other, "https://c.example.com/")
     ids = [
-        await _incident(
+        await insert_incident(
             api, a["id"], started_ago=timedelta(hours=5), resolved_ago=timedelta(hours=4)
         ),
-        await _incident(
+        await insert_incident(
             api, b["id"], started_ago=timedelta(hours=3), resolved_ago=timedelta(hours=2)
         ),
-        await _incident(api, a["id"], started_ago=timedelta(hours=1)),
+        await insert_incident(api, a["id"], started_ago=timedelta(hours=1)),
     ]
-    await _incident(api, theirs["id"])
+    await insert_incident(api, theirs["id"])
 
     items = (await owner.get("/incidents")).json()["items"]
     assert [i["id"] for i in items] == ids[::-1]
@@ -179,7 +142,7 @@ async def test_another_users_incident_is_404_like_a_missing_one(
     api: Api, owner: Client, other: Client
 ) -> None:
     site = await create_website(owner)
-    incident_id = await _incident(api, site["id"])
+    incident_id = await insert_incident(api, site["id"])
     missing = str(uuid.uuid4())
     for method, suffix in [("GET", ""), ("POST", "/acknowledge"), ("POST", "/resolve")]:
         for client, target in [(other, incident_id), (owner, missing)]:
@@ -202,10 +165,10 @@ async def test_availability_counts_confirmed_incident_time(api: Api, owner: Clie
     assert first.status_code == 200
     assert first.json()["availability"] == 1.0
     # 2.4 hours of a 24-hour window, and one more incident starting before the window.
-    await _incident(
+    await insert_incident(
         api, site["id"], started_ago=timedelta(hours=3.4), resolved_ago=timedelta(hours=1)
     )
-    await _incident(
+    await insert_incident(
         api, site["id"], started_ago=timedelta(hours=30), resolved_ago=timedelta(hours=23)
     )
     body = (await owner.get(path, params={"window": "24h"})).json()
@@ -261,7 +224,7 @@ async def test_thresholds_on_create_patch_and_show(api: Api, owner: Client) -> N
 
 async def test_deleting_a_website_deletes_its_incidents(api: Api, owner: Client) -> None:
     site = await create_website(owner)
-    await _incident(api, site["id"])
+    await insert_incident(api, site["id"])
     assert (await owner.delete(f"/website/{site['id']}")).status_code == 204
     async with api.session() as session:
         assert await session.scalar(select(func.count()).select_from(Incident)) == 0
@@ -272,7 +235,7 @@ async def test_stats_report_availability_beside_the_success_ratio(api: Api, owne
     site = await create_website(owner)
     path = f"/website/{site['id']}/stats"
     assert (await owner.get(path, params={"window": "24h"})).json()["availability"] == 1.0
-    await _incident(
+    await insert_incident(
         api, site["id"], started_ago=timedelta(hours=3.4), resolved_ago=timedelta(hours=1)
     )
     body = (await owner.get(path, params={"window": "24h"})).json()

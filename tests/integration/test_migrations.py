@@ -40,6 +40,7 @@ TABLES = {
     "rollup_progress",
     "website_certificate",
     "heartbeat",
+    "revoked_token",
     "alembic_version",
 }
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from betteruptime.db.models import RevokedToken
 from tests.api.conftest import Api, AppFactory
 from tests.web.conftest import PASSWORD, Browser, csrf_of, new_browser
 
@@ -120,6 +124,37 @@ async def test_logout_ends_the_session(alice: Browser) -> None:
     response = await alice.submit("/logout", form_page="/")
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert (await alice.get("/")).status_code == 303
+
+
+async def test_after_logout_the_old_cookie_is_refused_everywhere(alice: Browser, api: Api) -> None:
+    second = new_browser(api)
+    assert (await second.login("alice")).status_code == 303
+    login = await api.http.post("/user/login", json={"username": "alice", "password": PASSWORD})
+    api_token = login.json()["token"]
+    old_cookie = alice.http.cookies["bu_session"]
+    async with api.session() as session:
+        # A revocation whose token has expired since: the next logout sweeps it.
+        session.add(RevokedToken(token_id="stale", expires_at=datetime.now(UTC) - timedelta(1)))
+        await session.commit()
+
+    assert (await alice.submit("/logout", form_page="/")).status_code == 303
+
+    replay = new_browser(api)
+    replay.http.cookies.set("bu_session", old_cookie)
+    assert (await replay.get("/")).status_code == 303  # to /login: the cookie is dead
+    assert (await replay.get("/account")).headers["location"] == "/login?next=/account"
+    as_bearer = await api.http.get("/websites", headers={"Authorization": f"Bearer {old_cookie}"})
+    assert as_bearer.status_code == 401
+    # Only that session ended: the other browser and the API token still work.
+    assert (await second.get("/")).status_code == 200
+    mine = await api.http.get("/websites", headers={"Authorization": f"Bearer {api_token}"})
+    assert mine.status_code == 200
+    async with api.session() as session:
+        kept = list(await session.scalars(select(RevokedToken.token_id)))
+    assert len(kept) == 1 and kept[0] != "stale"
+    # Logging in again gives a new, working session.
+    assert (await alice.login("alice")).status_code == 303
+    assert (await alice.get("/")).status_code == 200
 
 
 async def test_password_change_ends_every_other_session(alice: Browser, api: Api) -> None:

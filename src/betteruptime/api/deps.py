@@ -15,7 +15,7 @@ from betteruptime.api.state import AppState
 from betteruptime.auth.tokens import InvalidTokenError, verify_token
 from betteruptime.config import Settings
 from betteruptime.db.models import User, Website
-from betteruptime.db.users import get_user
+from betteruptime.db.users import token_user
 from betteruptime.db.websites import get_owned
 
 
@@ -61,12 +61,10 @@ async def get_current_user(
         claims = verify_token(credentials.credentials, state.jwt_secret)
     except InvalidTokenError:
         raise unauthorized("invalid or expired token") from None
-    user = await get_user(session, claims.user_id)
+    user = await token_user(session, claims.user_id, claims.token_id, claims.issued_at)
     if user is None:
-        # Deleted since the token was issued: the same answer as a forged token.
-        raise unauthorized("invalid or expired token")
-    if claims.issued_at < user.tokens_valid_after.timestamp():
-        # Issued before the last password change.
+        # Deleted since, logged out (a browser session's token) or issued before the last
+        # password change: the same answer as a forged token.
         raise unauthorized("invalid or expired token")
     return user
 

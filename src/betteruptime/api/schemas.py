@@ -23,6 +23,8 @@ from betteruptime.inputs import NAME_MAX_LENGTH as NAME_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MAX_LENGTH as PASSWORD_MAX_LENGTH
 from betteruptime.inputs import PASSWORD_MIN_LENGTH as PASSWORD_MIN_LENGTH
 from betteruptime.inputs import THRESHOLD_FIELDS as THRESHOLD_FIELDS
+from betteruptime.inputs import ChannelCreate as ChannelCreate
+from betteruptime.inputs import ChannelUpdate as ChannelUpdate
 from betteruptime.inputs import PasswordChange as PasswordChange
 from betteruptime.inputs import StatusPageCreate as StatusPageCreate
 from betteruptime.inputs import StatusPageUpdate as StatusPageUpdate
@@ -30,7 +32,6 @@ from betteruptime.inputs import UserLogin as UserLogin
 from betteruptime.inputs import UserRegister as UserRegister
 from betteruptime.inputs import WebsiteCreate as WebsiteCreate
 from betteruptime.inputs import WebsiteUpdate as WebsiteUpdate
-from betteruptime.inputs import _Input
 from betteruptime.rules.checks import MAX_INTERVAL_SECONDS as MAX_INTERVAL_SECONDS
 from betteruptime.rules.checks import MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS
 from betteruptime.rules.checks import CheckKind
@@ -272,49 +273,6 @@ class Health(BaseModel):
 class HealthError(ErrorResponse):
     database: str
     redis: str
-
-
-ChannelName = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
-ChannelUrlField = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=2048,
-        description="An Apprise URL: mailto://, slack://, discord://, tgram://, ntfy://, "
-        "json://, form://, … (see the README); stored encrypted, shown masked",
-        examples=["json://hooks.example.com/uptime", "mailto://user:app-password@gmail.com"],
-    ),
-]
-
-
-class ChannelCreate(_Input):
-    name: ChannelName
-    url: ChannelUrlField
-
-
-def _channel_fields_not_nullable(schema: dict[str, Any]) -> None:
-    for name in ("name", "url"):
-        prop = schema["properties"][name]
-        variants = [v for v in prop.pop("anyOf", []) if v.get("type") != "null"]
-        if len(variants) == 1:
-            prop.update(variants[0])
-        prop.pop("default", None)
-
-
-class ChannelUpdate(_Input):
-    """Fields to change; an absent field keeps its value."""
-
-    model_config = ConfigDict(json_schema_extra=_channel_fields_not_nullable)
-
-    name: ChannelName | None = None
-    url: ChannelUrlField | None = None
-
-    @field_validator("name", "url", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("may be omitted but not null")
-        return value
 
 
 class ChannelPublic(BaseModel):

@@ -18,6 +18,7 @@ class TokenClaims:
 
     user_id: uuid.UUID
     issued_at: float
+    expires_at: float
     token_id: str
 
 
@@ -48,6 +49,7 @@ def verify_token(token: str, secret: str) -> TokenClaims:
         return TokenClaims(
             user_id=uuid.UUID(str(claims["sub"])),
             issued_at=float(claims["iat"]),
+            expires_at=float(claims["exp"]),
             token_id=str(claims["jti"]),
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:

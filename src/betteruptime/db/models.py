@@ -151,6 +151,18 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RevokedToken(Base):
+    """A token ended before its expiry (a logout), refused until it would have expired."""
+
+    __tablename__ = "revoked_token"
+
+    # The token's jti. Only revoked tokens are stored, not every token issued, so the
+    # check per request is one primary-key probe of a small table.
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The token's own expiry: past it the row is useless and may be deleted.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class Website(Base):
     __tablename__ = "website"
     __table_args__ = (

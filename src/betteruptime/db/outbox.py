@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -257,3 +257,52 @@ async def event_deliveries(
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class ChannelDeliveryRow:
+    """A delivery to one channel, with the event and website it was about."""
+
+    id: int
+    state: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    event_kind: str
+    event_at: datetime
+    incident_id: uuid.UUID | None
+    website_id: uuid.UUID
+    website_name: str | None
+    website_url: str
+
+
+async def channel_deliveries(
+    session: AsyncSession, channel_id: uuid.UUID, limit: int
+) -> list[ChannelDeliveryRow]:
+    """Return the channel's latest deliveries, newest first, in one query."""
+    # ix_notification_delivery_channel_id finds the channel's rows; only they are sorted.
+    rows = await session.execute(
+        select(
+            NotificationDelivery.id,
+            NotificationDelivery.state,
+            NotificationDelivery.attempts,
+            NotificationDelivery.last_error,
+            NotificationDelivery.created_at,
+            NotificationDelivery.delivered_at,
+            IncidentEvent.kind,
+            IncidentEvent.at,
+            IncidentEvent.incident_id,
+            Website.id,
+            Website.name,
+            Website.url,
+        )
+        .join(IncidentEvent, IncidentEvent.id == NotificationDelivery.event_id)
+        .outerjoin(Incident, Incident.id == IncidentEvent.incident_id)
+        .join(Website, Website.id == _event_website())
+        .where(NotificationDelivery.channel_id == channel_id)
+        .order_by(NotificationDelivery.id.desc())
+        .limit(limit)
+    )
+    # Twelve columns in the dataclass's order (mypy reads the Row as a single value).
+    return [ChannelDeliveryRow(*cast(tuple[Any, ...], row)) for row in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -12,11 +13,17 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import apprise
 
 from betteruptime.checks.targets import TargetPolicy
+from betteruptime.log import get_logger
+from betteruptime.notify.crypto import ChannelCipher, UndecryptableUrl
 from betteruptime.notify.guard import guarded
 from betteruptime.notify.urls import MASK, mask_url
 from betteruptime.redact import redact_text
 
+log = get_logger(__name__)
+
 ERROR_MAX_LENGTH = 255
+TEST_TITLE = "BetterUptime test notification"
+TEST_BODY = "This channel works: BetterUptime will send incident notifications here."
 # Apprise logs what it sends (payloads, sometimes URLs) on its own logger; the sender
 # reports each outcome itself, masked, so those lines never reach the process output.
 logging.getLogger("apprise").propagate = False
@@ -96,6 +103,26 @@ class Sender:
             if entry.level in {"WARNING", "ERROR", "CRITICAL"}
         ]
         return False, "; ".join(messages[-2:]) or f"failed ({result.status.name.lower()})"
+
+
+async def send_test_message(
+    sender: Sender, cipher: ChannelCipher, channel_id: uuid.UUID, url_encrypted: str
+) -> SendResult:
+    """Return the outcome of sending the test message to a stored channel now (logged, masked)."""
+    try:
+        url = cipher.decrypt(url_encrypted)
+    except UndecryptableUrl as exc:
+        return SendResult(ok=False, error=str(exc), elapsed_ms=0)
+    result = await sender.send(url, TEST_TITLE, TEST_BODY, Severity.INFO)
+    log.info(
+        "channel tested",
+        channel_id=str(channel_id),
+        url=mask_url(url),
+        ok=result.ok,
+        error=result.error,
+        elapsed_ms=result.elapsed_ms,
+    )
+    return result
 
 
 def _secret_parts(url: str) -> list[str]:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import apprise
 
 from betteruptime.checks.targets import parse_ip_literal
+from betteruptime.notify.crypto import ChannelCipher, UndecryptableUrl
 
 CHANNEL_URL_MAX_LENGTH = 2048  # bytes of UTF-8: the encrypted form must fit its column
 SCHEME_MAX_LENGTH = 32
@@ -66,6 +67,15 @@ def mask_url(url: str) -> str:
         netloc += f":{port}"
     tail = f"/{MASK}" if parts.path.strip("/") or parts.query or parts.fragment else ""
     return f"{scheme.lower()}://{netloc}{tail}"
+
+
+def masked_stored_url(cipher: ChannelCipher, url_encrypted: str, scheme: str) -> str:
+    """Return the masked form of a stored channel URL (`scheme://***` when undecryptable)."""
+    try:
+        return mask_url(cipher.decrypt(url_encrypted))
+    except UndecryptableUrl:
+        # Encrypted under a key this node lacks: still listable (and deletable).
+        return f"{scheme}://{MASK}"
 
 
 def _looks_like_host(host: str) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from betteruptime.config import Settings
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import LoginRequired, PageError, login_redirect
@@ -15,13 +17,32 @@ from betteruptime.web.routes import (
     account,
     auth,
     badges,
+    channels,
     dashboard,
+    incidents,
     public,
     status_pages,
     websites,
 )
+from betteruptime.web.routing import answer_head
 from betteruptime.web.state import WebState
 from betteruptime.web.templating import STATIC_DIR, make_templates
+
+# Every router of the pages, in the order paths are tried. The browser-only routes come
+# first: at a path the API shares (GET /status-pages), a browser gets the page.
+ROUTERS: tuple[APIRouter, ...] = (
+    status_pages.browser_router,
+    incidents.router,
+    channels.browser_router,
+    auth.router,
+    account.router,
+    dashboard.router,
+    websites.router,
+    status_pages.router,
+    channels.router,
+    public.router,
+    badges.router,
+)
 
 
 def make_web_state(
@@ -29,6 +50,8 @@ def make_web_state(
     sessionmaker: async_sessionmaker[AsyncSession],
     jwt_secret: str,
     rate_limits: RateLimits,
+    cipher: ChannelCipher,
+    sender: Sender,
 ) -> WebState:
     """Return the state the pages share, built once at start."""
     return WebState(
@@ -37,6 +60,8 @@ def make_web_state(
         jwt_secret=jwt_secret,
         rate_limits=rate_limits,
         templates=make_templates(),
+        cipher=cipher,
+        sender=sender,
     )
 
 
@@ -62,6 +87,7 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(PageError, _page_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(status_pages.browser_router, include_in_schema=False)
-    for module in (auth, account, dashboard, websites, status_pages, public, badges):
-        app.include_router(module.router, include_in_schema=False)
+    for router in ROUTERS:
+        # Before including: an included router's routes take their methods from these.
+        answer_head(router.routes)
+        app.include_router(router, include_in_schema=False)

@@ -52,6 +52,17 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
+MAX_PAGE = 100_000
+
+
+def page_number(value: str) -> int:
+    """Return the page number of a listing's `p` parameter (1 when blank); PageError if bad."""
+    text = value.strip() or "1"
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise PageError(400, "No such page", f"The page number must be 1 to {MAX_PAGE}.")
+    return int(text)
+
+
 def not_found(what: str = "Page") -> PageError:
     """Return the one 404 the pages use (another user's thing looks the same)."""
     return PageError(404, f"{what} not found", "It does not exist, or it is not yours.")

@@ -1,9 +1,9 @@
 """Browser sessions and CSRF tokens.
 
 The session cookie carries the same signed token the API hands out (auth/tokens.py), so
-the same rules hold: it expires with JWT_LIFETIME_SECONDS and a password change ends
-every session. It is HttpOnly (no script can read it) and SameSite=Lax (other sites'
-forms do not send it).
+the same rules hold: it expires with JWT_LIFETIME_SECONDS, a password change ends every
+session, and a logout revokes its own token (for the API too). It is HttpOnly (no script
+can read it) and SameSite=Lax (other sites' forms do not send it).
 
 CSRF: a random `bu_csrf` cookie, and in every form an HMAC of that cookie and the session
 token under a key derived from the JWT secret. Another site can neither read the cookie
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.auth.tokens import InvalidTokenError, verify_token
 from betteruptime.db.models import User
+from betteruptime.db.users import token_user
 
 SESSION_COOKIE = "bu_session"
 CSRF_COOKIE = "bu_csrf"
@@ -69,8 +70,4 @@ async def session_user(session: AsyncSession, secret: str, token: str | None) ->
         claims = verify_token(token, secret)
     except InvalidTokenError:
         return None
-    user = await session.get(User, claims.user_id)
-    if user is None or claims.issued_at < user.tokens_valid_after.timestamp():
-        # Deleted, or issued before the last password change.
-        return None
-    return user
+    return await token_user(session, claims.user_id, claims.token_id, claims.issued_at)

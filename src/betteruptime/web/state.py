@@ -8,6 +8,8 @@ import jinja2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from betteruptime.config import Settings
+from betteruptime.notify.crypto import ChannelCipher
+from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
 
 
@@ -20,3 +22,6 @@ class WebState:
     jwt_secret: str
     rate_limits: RateLimits
     templates: jinja2.Environment
+    # The API's own: channel URLs are decrypted and test messages sent the same way.
+    cipher: ChannelCipher
+    sender: Sender

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -26,6 +28,7 @@ def make_templates() -> jinja2.Environment:
     env.filters["pct"] = format_percent
     env.filters["ms"] = format_ms
     env.filters["duration"] = format_duration
+    env.filters["cause"] = format_cause
     return env
 
 
@@ -78,3 +81,14 @@ def format_duration(seconds: float) -> str:
         if len(parts) == 2:
             break
     return " ".join(parts)
+
+
+def format_cause(cause: Mapping[str, Any]) -> str:
+    """Return an incident's cause in words: its error and where it was seen."""
+    error = cause.get("error")
+    code = cause.get("status_code")
+    text = str(error) if error else (f"HTTP {code}" if code else "checks failed")
+    regions = [str(r) for r in cause.get("regions") or []]
+    if regions:
+        text += f" (in {', '.join(regions)})"
+    return text

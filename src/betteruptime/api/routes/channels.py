@@ -18,17 +18,18 @@ from betteruptime.api.schemas import (
 )
 from betteruptime.db import channels as db
 from betteruptime.db.models import Channel
+from betteruptime.inputs import MAX_CHANNELS_PER_USER
 from betteruptime.log import get_logger
-from betteruptime.notify.crypto import UndecryptableUrl
-from betteruptime.notify.sender import Severity
-from betteruptime.notify.urls import ChannelUrl, InvalidChannelUrl, mask_url, parse_channel_url
+from betteruptime.notify.sender import send_test_message
+from betteruptime.notify.urls import (
+    ChannelUrl,
+    InvalidChannelUrl,
+    masked_stored_url,
+    parse_channel_url,
+)
 
 router = APIRouter(tags=["channels"])
 log = get_logger(__name__)
-
-MAX_CHANNELS_PER_USER = 100
-TEST_TITLE = "BetterUptime test notification"
-TEST_BODY = "This channel works: BetterUptime will send incident notifications here."
 
 
 def _validated(url: str) -> ChannelUrl:
@@ -39,11 +40,7 @@ def _validated(url: str) -> ChannelUrl:
 
 
 def _public(channel: Channel, state: AppStateDep) -> ChannelPublic:
-    try:
-        masked = mask_url(state.cipher.decrypt(channel.url_encrypted))
-    except UndecryptableUrl:
-        # Encrypted under a key this node lacks: still listable (and deletable).
-        masked = f"{channel.scheme}://***"
+    masked = masked_stored_url(state.cipher, channel.url_encrypted, channel.scheme)
     return ChannelPublic(
         id=channel.id,
         name=channel.name,
@@ -124,20 +121,12 @@ async def delete_channel(channel: OwnedChannel, session: SessionDep) -> None:
     await db.delete_channel(session, channel)
 
 
-@router.post("/channels/{channel_id}/test", responses=responses(401, 404, 422))
-async def test_channel(channel: OwnedChannel, state: AppStateDep) -> DeliveryResult:
+@router.post("/channels/{channel_id}/test", responses=responses(401, 404, 422, 429))
+async def test_channel(
+    channel: OwnedChannel, user: CurrentUser, state: AppStateDep
+) -> DeliveryResult:
     """Send a test message now; returns whether it was delivered (error masked)."""
-    try:
-        url = state.cipher.decrypt(channel.url_encrypted)
-    except UndecryptableUrl as exc:
-        return DeliveryResult(ok=False, error=str(exc), elapsed_ms=0)
-    result = await state.sender.send(url, TEST_TITLE, TEST_BODY, Severity.INFO)
-    log.info(
-        "channel tested",
-        channel_id=str(channel.id),
-        url=mask_url(url),
-        ok=result.ok,
-        error=result.error,
-        elapsed_ms=result.elapsed_ms,
-    )
+    # Per user, in the bucket the page's Send test button counts in too.
+    await state.rate_limits.hit("channel_test", "user", str(user.id))
+    result = await send_test_message(state.sender, state.cipher, channel.id, channel.url_encrypted)
     return DeliveryResult(ok=result.ok, error=result.error, elapsed_ms=result.elapsed_ms)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from betteruptime.auth.passwords import hash_password, verify_password
-from betteruptime.auth.tokens import issue_token
+from betteruptime.auth.tokens import InvalidTokenError, issue_token, verify_token
 from betteruptime.db import users
 from betteruptime.inputs import UserLogin, UserRegister
 from betteruptime.ratelimit import Action, RateLimited, client_ip
@@ -124,8 +125,16 @@ async def register(page: AnyPage) -> Response:
 
 @router.post("/logout")
 async def logout(page: AnyPage) -> Response:
-    """Forget the session in this browser."""
+    """End this browser's session: its token is refused from now on, here and by the API."""
     await page.form()
+    try:
+        claims = verify_token(page.session_token or "", page.state.jwt_secret)
+    except InvalidTokenError:
+        pass  # No session, or it expired meanwhile: nothing left to revoke.
+    else:
+        # Only this token: the user's other browsers and API tokens stay logged in.
+        expires_at = datetime.fromtimestamp(claims.expires_at, UTC)
+        await users.revoke_token(page.db, claims.token_id, expires_at, page.now)
     response = page.redirect("/login")
     page.end_session(response)
     return response

@@ -14,12 +14,11 @@ from betteruptime.db import status as status_queries
 from betteruptime.db.models import Website
 from betteruptime.rules.status import Status
 from betteruptime.web.figures import dashboard_figures
-from betteruptime.web.page import PageError, UserPage
+from betteruptime.web.page import PageError, UserPage, page_number
 
 router = APIRouter()
 
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)
@@ -30,13 +29,6 @@ class Row:
     status: Status
     last_checked_at: datetime | None
     response_ms: float | None
-
-
-def _page_number(value: str) -> int:
-    text = value.strip() or "1"
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise PageError(400, "No such page", f"The page number must be 1 to {MAX_PAGE}.")
-    return int(text)
 
 
 def _status_filter(value: str) -> Status | None:
@@ -53,7 +45,7 @@ async def dashboard(page: UserPage, q: str = "", status: str = "", p: str = "1")
     """The dashboard of the logged-in user."""
     text = q.strip()[: listing.SEARCH_MAX_LENGTH]
     wanted = _status_filter(status)
-    number = _page_number(p)
+    number = page_number(p)
     offset = (number - 1) * PAGE_SIZE
     owner = page.me.id
     if wanted is None:

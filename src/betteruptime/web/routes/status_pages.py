@@ -7,38 +7,17 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette.routing import Match
-from starlette.types import Scope
 
 from betteruptime.db import listing, status_pages
 from betteruptime.db.models import StatusPage
 from betteruptime.inputs import MAX_STATUS_PAGE_WEBSITES, StatusPageCreate, StatusPageUpdate
 from betteruptime.web.forms import field_errors
 from betteruptime.web.page import Form, Page, UserPage, not_found
+from betteruptime.web.routing import BrowserRoute
 
 DUPLICATE_SLUG = "another status page already uses this slug"
 FOREIGN = "must list only your own websites"
-
-
-class BrowserRoute(APIRoute):
-    """A page at a path the JSON API also serves: it answers browsers only."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is Match.NONE or not wants_html(scope):
-            return Match.NONE, {}
-        return match, child
-
-
-def wants_html(scope: Scope) -> bool:
-    """Return True for a browser's request: it accepts HTML and sends no bearer token."""
-    headers = dict(scope.get("headers") or [])
-    if b"authorization" in headers:
-        return False
-    return b"text/html" in headers.get(b"accept", b"")
-
 
 router = APIRouter()
 browser_router = APIRouter(route_class=BrowserRoute)

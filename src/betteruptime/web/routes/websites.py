@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from betteruptime.db import stats, ticks, websites
+from betteruptime.db import channels, incidents, stats, ticks, websites
 from betteruptime.db import status as status_queries
 from betteruptime.db.badges import rotate_badge_key
 from betteruptime.db.models import Website
@@ -30,6 +30,7 @@ router = APIRouter()
 
 FIELDS = ("url", "name", "interval_seconds", "timeout_seconds")
 LATEST_CHECKS = 20
+LATEST_INCIDENTS = 20
 
 
 async def owned_website(page: Page, website_id: str) -> Website:
@@ -115,6 +116,8 @@ async def create_website(page: UserPage) -> Response:
             enabled=body.enabled,
             max_websites=settings.max_websites_per_user,
             now=page.now,
+            # As in the API: every channel the owner has now.
+            channel_ids=await channels.owned_channel_ids(page.db, page.me.id),
         )
     except websites.WebsiteLimitReached as exc:
         await page.after_rollback()
@@ -213,6 +216,10 @@ async def website_detail(page: UserPage, website_id: str) -> Response:
     website = await owned_website(page, website_id)
     report = await status_queries.website_status(page.db, website, page.now)
     latest = await ticks.list_ticks(page.db, website.id, LATEST_CHECKS)
+    # Newest first: the open incident (there is at most one) started after every other.
+    recent = await incidents.list_incidents(
+        page.db, page.me.id, website_id=website.id, limit=LATEST_INCIDENTS + 1
+    )
     uptimes = {
         label: (await stats.success_ratios(page.db, [website.id], window, page.now)).get(website.id)
         for label, window in UPTIME_WINDOWS.items()
@@ -226,6 +233,8 @@ async def website_detail(page: UserPage, website_id: str) -> Response:
         website=website,
         report=report,
         latest=latest,
+        incidents=recent[:LATEST_INCIDENTS],
+        more_incidents=len(recent) > LATEST_INCIDENTS,
         uptimes=uptimes,
         chart=response_chart(
             hourly.get(website.id, []), f"Average response time per hour of {name}", "24 h"
