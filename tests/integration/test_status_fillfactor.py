@@ -98,7 +98,7 @@ async def test_full_pages_move_updated_rows_without_the_migration(
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade_to, "0008_web")
+            await conn.run_sync(_downgrade_to, "0009_revoked_tokens")
         assert await _fillfactor(engine) is None
         assert await _rows_moved_by_one_round(engine) > WEBSITES // 2
         await upgrade_to_head(engine)
@@ -117,7 +117,7 @@ async def test_sqlite_upgrades_and_downgrades_through_the_migration(tmp_path: Pa
         t0 = datetime.now(UTC).replace(microsecond=0)
         await write_ticks(engine, "eu", _batch([site], t0))
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade_to, "0008_web")
+            await conn.run_sync(_downgrade_to, "0009_revoked_tokens")
         await upgrade_to_head(engine)
         await write_ticks(engine, "eu", _batch([site], t0 + timedelta(minutes=1)))
         async with engine.connect() as conn:

@@ -8,7 +8,7 @@ are not rewritten: a row moves to a page with room at its next update, once.
 SQLite has no fillfactor: nothing to do there.
 
 Revision ID: 0009_status_fillfactor
-Revises: 0008_web
+Revises: 0009_revoked_tokens
 Create Date: 2026-11-27
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009_status_fillfactor"
-down_revision: str | None = "0008_web"
+down_revision: str | None = "0009_revoked_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
