@@ -376,19 +376,22 @@ async def write_ticks(
     region_id: str,
     rows: Sequence[TickRow],
     options: StreakOptions = StreakOptions(),
+    *,
+    split_from: int = SPLIT_FROM_ROWS,
 ) -> WriteResult:
     """Store a batch of results durably; return how many ticks were new.
 
     Redelivered jobs are no-op inserts that change no state, so writing a batch again
-    after a failure (even one that stored part of it) is safe. On PostgreSQL a tick
-    scheduled on a day without a partition (housekeeping late or not running) gets its
-    partition made here, so a write never fails for that.
+    after a failure (even one that stored part of it) is safe. On PostgreSQL a batch of
+    split_from rows or more is written as two halves at once (see SPLIT_FROM_ROWS), and a
+    tick scheduled on a day without a partition (housekeeping late or not running) gets
+    its partition made here, so a write never fails for that.
     """
     if not rows:
         return WriteResult(0, 0)
     if engine.dialect.name != "postgresql":
         return await _write_sqlite(engine, region_id, rows, options)
-    if len(rows) < SPLIT_FROM_ROWS:
+    if len(rows) < split_from:
         return await _write_postgres_part(engine, region_id, rows, options)
     halves: tuple[list[TickRow], list[TickRow]] = ([], [])
     for row in rows:
