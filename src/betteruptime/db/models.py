@@ -308,9 +308,14 @@ def _streak_start(context: Any) -> Any:
 
 
 class WebsiteStatus(Base):
-    """The latest tick per (website, region): status reads never scan history."""
+    """The latest tick per (website, region): status reads never scan history.
+
+    Every tick updates its row, so pages keep half their room free (PostgreSQL, migration
+    0009) and no index covers an updated column: updates stay HOT, with no index entry.
+    """
 
     __tablename__ = "website_status"
+    __table_args__ = {"postgresql_with": {"fillfactor": 50}}
 
     website_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
