@@ -1,4 +1,4 @@
-"""Migration 0009_status_fillfactor: status rows are updated in place on PostgreSQL, and the
+"""Migration 0011_status_fillfactor: status rows are updated in place on PostgreSQL, and the
 migration is a no-op that upgrades and downgrades on SQLite."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ async def test_full_pages_move_updated_rows_without_the_migration(
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade_to, "0009_revoked_tokens")
+            await conn.run_sync(_downgrade_to, "0010_status_page_index")
         assert await _fillfactor(engine) is None
         assert await _rows_moved_by_one_round(engine) > WEBSITES // 2
         await upgrade_to_head(engine)
@@ -117,7 +117,7 @@ async def test_sqlite_upgrades_and_downgrades_through_the_migration(tmp_path: Pa
         t0 = datetime.now(UTC).replace(microsecond=0)
         await write_ticks(engine, "eu", _batch([site], t0))
         async with engine.begin() as conn:
-            await conn.run_sync(_downgrade_to, "0009_revoked_tokens")
+            await conn.run_sync(_downgrade_to, "0010_status_page_index")
         await upgrade_to_head(engine)
         await write_ticks(engine, "eu", _batch([site], t0 + timedelta(minutes=1)))
         async with engine.connect() as conn:

@@ -144,7 +144,7 @@ def _status_code(value: int | None) -> int | None:
 # - Status rows change by UPDATE, not by INSERT … ON CONFLICT DO UPDATE: an upsert probes
 #   the index for a conflict and locks the row before updating it, which cost about as
 #   much as the update itself. No index covers an updated column and the table keeps free
-#   room in each page (0009_status_fillfactor), so the update is HOT: no index entry, one
+#   room in each page (0011_status_fillfactor), so the update is HOT: no index entry, one
 #   small WAL record. Only a website's first tick in a region (no row yet) is inserted,
 #   with the upsert kept for a row another writer inserts meanwhile. Rows are updated in
 #   website_id order (latest is sorted so and drives the nested loop) so two workers

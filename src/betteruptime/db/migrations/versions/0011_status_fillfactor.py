@@ -7,8 +7,8 @@ measured, 99.7 % of updates are then HOT (52 % at 90, 81 % at 70). Existing full
 are not rewritten: a row moves to a page with room at its next update, once.
 SQLite has no fillfactor: nothing to do there.
 
-Revision ID: 0009_status_fillfactor
-Revises: 0009_revoked_tokens
+Revision ID: 0011_status_fillfactor
+Revises: 0010_status_page_index
 Create Date: 2026-11-27
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0009_status_fillfactor"
-down_revision: str | None = "0009_revoked_tokens"
+revision: str = "0011_status_fillfactor"
+down_revision: str | None = "0010_status_page_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
