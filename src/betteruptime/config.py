@@ -72,6 +72,9 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
     login_rate_limit: str = "10/minute"
+    # Public status pages are the same for every visitor: each is rendered at most once
+    # per this many seconds per API process (0: on every request).
+    status_page_cache_seconds: float = Field(default=10, ge=0, le=300)
     register_rate_limit: str = "5/minute"
     # Test sends per user: each one sends a real message through someone else's service.
     channel_test_rate_limit: str = "5/minute"

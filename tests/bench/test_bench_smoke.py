@@ -149,8 +149,12 @@ async def test_web_pages_runs() -> None:
 
     sizes = dataclasses.replace(web_pages.QUICK, seconds=0.5)
     figures = await web_pages.run(sizes)
-    _check(figures, "web pages", 5)
+    _check(figures, "web pages", 6)
     assert all(f.details["requests"] > 0 for f in figures)
+    # The status page's target figure is the page computed on every request.
+    uncached, cached = figures[-2], figures[-1]
+    assert uncached.details["status_page_cache_seconds"] == 0 and uncached.met is not None
+    assert cached.details["status_page_cache_seconds"] > 0 and cached.met is None
 
 
 @pytest.mark.usefixtures("servers")

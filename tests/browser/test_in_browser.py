@@ -94,12 +94,21 @@ async def test_a_person_monitors_a_website_and_publishes_it(chromium: Any, serve
         assert await page.get_by_label("Check interval (seconds)").input_value() == "10"
         assert await page.get_by_label("Name").input_value() == "Local target"
 
-        # Publish a status page and open it logged out.
+        # A second website, whose target fails: an incident opens after two failed checks.
+        await page.goto("/websites/new")
+        await page.get_by_label("URL").fill(targets.url("/down"))
+        await page.get_by_label("Name").fill("Failing target")
+        await page.get_by_label("Check interval (seconds)").fill("10")
+        await page.get_by_role("button", name="Add website").click()
+        await page.wait_for_url(re.compile(r".*/websites/[0-9a-f-]{36}$"))
+
+        # Publish a status page of both and open it logged out.
         await page.get_by_role("link", name="Status pages").click()
         await page.get_by_role("link", name="New status page").click()
         await page.get_by_label("Title").fill("Carol's services")
         await page.get_by_label("Slug").fill("carol")
         await page.get_by_label(re.compile("^Local target")).check()
+        await page.get_by_label(re.compile("^Failing target")).check()
         await _shot(page, "status-page-new", "light")
         await page.get_by_role("button", name="Create status page").click()
         await page.wait_for_url("**/status-pages")
@@ -111,9 +120,23 @@ async def test_a_person_monitors_a_website_and_publishes_it(chromium: Any, serve
         visitor = await visitor_context.new_page()
         problems.watch(visitor)
         await visitor.goto("/s/carol")
-        assert await visitor.get_by_text("All systems operational").count() == 1
-        assert await visitor.get_by_text("Local target").count() == 1
-        assert targets.url("/up") not in await visitor.content()  # URLs hidden by default
+        # The failing website's incident shows by itself (within the page's short cache).
+        await _wait_for_status(visitor, "Ongoing", seconds=90)
+        assert await visitor.get_by_text("Partial outage").count() == 1
+        incidents = visitor.locator("section", has=visitor.get_by_role("heading", name="Incidents"))
+        incident = incidents.locator("li.incident")
+        assert await incident.count() == 1
+        assert "Failing target" in await incident.inner_text()
+        assert "Down since" in await incident.inner_text()
+        services = visitor.locator("li.service")
+        assert await services.count() == 2
+        assert "Local target" in await services.first.inner_text()
+        content = await visitor.content()
+        for url in (targets.url("/up"), targets.url("/down")):
+            assert url not in content  # URLs hidden by default
+        bars = visitor.get_by_role("img", name=re.compile("^Failing target: "))
+        assert await bars.locator("i").count() == 90
+        assert "up (" in (await bars.locator("i").last.get_attribute("title") or "")
         await _shot(visitor, "public-status", "light")
         response = await visitor.goto(badge_src)
         assert response is not None and response.status == 200
@@ -172,7 +195,8 @@ async def test_a_person_monitors_a_website_and_publishes_it(chromium: Any, serve
         problems.watch(phone_page)
         await phone_page.goto("/s/carol")
         await _shot(phone_page, "public-status-phone", "light")
-        assert await phone_page.locator("span.status").all_inner_texts() == ["UP"]
+        statuses = await phone_page.locator("span.status").all_inner_texts()
+        assert statuses == ["Ongoing", "UP", "DOWN"]
         await phone.add_cookies(await context.cookies())
         await phone_page.goto("/")
         await _shot(phone_page, "dashboard-phone", "light")
@@ -183,7 +207,7 @@ async def test_a_person_monitors_a_website_and_publishes_it(chromium: Any, serve
         await _shot(page, "website-delete", "light")
         await page.get_by_role("button", name="Delete website").click()
         await page.wait_for_url(f"{served.base}/")
-        assert await page.get_by_text("You do not monitor any website yet.").count() == 1
+        assert await page.locator("td.site a").all_inner_texts() == ["Failing target"]
 
         for ctx in (context, visitor_context, dark, phone):
             await ctx.close()

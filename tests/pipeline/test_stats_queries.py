@@ -132,6 +132,33 @@ async def test_daily_history_matches_a_brute_force_count_per_day(
     assert history[ids[0]][0].checks == 0  # seven days back: before the first tick
 
 
+@pytest.mark.parametrize(("region_count", "lag_hours"), [(1, 0), (2, 0), (2, 2)])
+async def test_daily_uptime_counts_what_daily_history_counts(
+    engine: AsyncEngine, session: AsyncSession, region_count: int, lag_hours: int
+) -> None:
+    # One region is PostgreSQL's fast path (each website's days as they come); two make
+    # every day appear twice in a website's arrays, to be summed.
+    owner = await create_user(engine)
+    ids = await create_websites(engine, owner, [f"https://u{i}.example/" for i in range(3)])
+    refs = await website_refs(engine, ids)
+    regions = [await add_region(engine, f"r{n}") for n in range(region_count)]
+    # Ticks on every day of the window, from its first midnight on.
+    start = floor_day(NOW) - 6 * DAY
+    ticks = random_ticks(random.Random(7), refs[:2], regions, start, NOW, density=0.1)
+    await insert_ticks(engine, ticks)
+    await roll_up(engine, NOW - lag_hours * HOUR, RollupConfig())
+    full = await stats.daily_history(session, ids, 7, NOW)
+    light = await stats.daily_uptime(session, ids, 7, NOW)
+    for website_id in ids:
+        days = full[website_id]
+        assert light[website_id].first == days[0].date == start.date()
+        assert light[website_id].checks == [d.checks for d in days]
+        assert light[website_id].failures == [d.failures for d in days]
+    assert sum(light[ids[0]].checks) == len([t for t in ticks if t.website_ref == refs[0]])
+    assert all(light[ids[0]].checks) and light[ids[2]].checks == [0] * 7  # ids[2]: no ticks
+    assert (await stats.daily_uptime(session, ids, 0, NOW))[ids[0]].checks == []
+
+
 async def test_daily_history_across_midnight_with_rollups_behind(
     engine: AsyncEngine, session: AsyncSession
 ) -> None:
@@ -211,6 +238,7 @@ async def test_the_number_of_queries_does_not_grow_with_the_number_of_websites(
     calls: dict[str, Callable[[AsyncSession, list[uuid.UUID]], Awaitable[object]]] = {
         "success_ratios": lambda s, chosen: stats.success_ratios(s, chosen, year, NOW),
         "daily_history": lambda s, chosen: stats.daily_history(s, chosen, 365, NOW),
+        "daily_uptime": lambda s, chosen: stats.daily_uptime(s, chosen, 90, NOW),
         "hourly_response_times": lambda s, chosen: stats.hourly_response_times(s, chosen, 48, NOW),
     }
     for name, call in calls.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,34 @@ async def test_streak_counts_consecutive_checks_and_restarts_on_a_flip(
     await write_ticks(engine, "eu", [row(site, Status.DOWN, t0)], OPTIONS)
     st = await status_row(engine, site)
     assert (st.status, st.streak) == (Status.UP, 1)
+
+
+async def test_a_redelivered_message_moves_no_state_even_when_checked_again(
+    engine: AsyncEngine,
+) -> None:
+    owner = await create_user(engine)
+    site, other = await create_websites(
+        engine, owner, ["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]
+    )
+    await register_region(engine, "eu")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    first = row(site, Status.DOWN, t0)
+    await write_ticks(engine, "eu", [first], OPTIONS)
+    await _drain(engine)
+
+    # The same job claimed by another worker and checked again: a later checked_at, the
+    # same slot. Retried together with a new result of another website (a batch whose
+    # first attempt stored part of it, or a message delivered twice).
+    again = dataclasses.replace(first, checked_at=t0 + timedelta(seconds=5))
+    result = await write_ticks(engine, "eu", [again, row(other, Status.DOWN, t0)], OPTIONS)
+    assert (result.inserted, result.status_updated) == (1, 1)
+    st = await status_row(engine, site)
+    assert (st.streak, st.checked_at) == (1, t0)
+    assert await _queued(engine) == {other}
+    assert (await status_row(engine, other)).streak == 1
+
+    await write_ticks(engine, "eu", [row(site, Status.DOWN, t0 + timedelta(seconds=10))], OPTIONS)
+    assert (await status_row(engine, site)).streak == 2
 
 
 async def test_evaluations_are_queued_only_while_a_decision_may_change(

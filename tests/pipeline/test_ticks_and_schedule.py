@@ -7,14 +7,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from betteruptime.db.faults import DATABASE_FAULTS
 from betteruptime.db.models import Region, Website, WebsiteStatus
 from betteruptime.db.schedule import claim_due, next_due_at
-from betteruptime.db.ticks import TickRow, register_region, write_ticks
+from betteruptime.db.ticks import (
+    SPLIT_FROM_ROWS,
+    TickRow,
+    WriteResult,
+    register_region,
+    write_ticks,
+)
 from betteruptime.rules.status import Status
-from tests.pipeline.helpers import create_user, create_websites, ticks
+from tests.pipeline.helpers import create_user, create_websites, ticks, wait_for
 
 
 def row(website_id: uuid.UUID, status: Status, at: datetime) -> TickRow:
@@ -118,6 +125,126 @@ async def test_a_deleted_website_does_not_fail_the_batch(engine: AsyncEngine) ->
     )
     assert result.inserted == 1
     assert [t.website_id for t in await ticks(engine)] == [kept]
+
+
+async def test_a_write_failing_inside_postgresql_is_a_database_fault(
+    pg_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(pg_engine)
+    (site,) = await create_websites(pg_engine, owner, ["http://127.0.0.1:1/"])
+    await register_region(pg_engine, "eu")
+    now = datetime.now(UTC)
+    async with pg_engine.connect() as holder:
+        # A website row locked FOR UPDATE (as a deletion does) makes the writer wait ...
+        await holder.execute(select(Website.id).where(Website.id == site).with_for_update())
+        write = asyncio.create_task(write_ticks(pg_engine, "eu", [row(site, Status.UP, now)]))
+
+        async def waiting() -> bool:
+            async with pg_engine.connect() as conn:
+                found = await conn.scalar(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+                if found is not None:
+                    await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": found})
+            return found is not None
+
+        # ... and its statement is cancelled: the worker must see a fault it retries, not
+        # the driver's own exception (which would end the worker).
+        await wait_for(waiting, 10, "the writer to wait for the website row")
+        with pytest.raises(DATABASE_FAULTS):
+            await write
+        await holder.rollback()
+    assert (await write_ticks(pg_engine, "eu", [row(site, Status.UP, now)])).inserted == 1
+
+
+def _mixed_batch(sites: list[uuid.UUID], t0: datetime) -> list[TickRow]:
+    """Return four results of each site a minute apart: some failures, some recoveries."""
+    return [
+        row(site, Status.DOWN if (i + m) % 3 == 0 else Status.UP, t0 + timedelta(minutes=m))
+        for m in range(4)
+        for i, site in enumerate(sites)
+    ]
+
+
+async def _states(engine: AsyncEngine, region: str) -> dict[uuid.UUID, tuple[object, ...]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(WebsiteStatus.__table__).where(WebsiteStatus.region_id == region)
+        )
+        return {
+            r.website_id: (r.status, r.error, r.checked_at, r.changed_at, r.streak) for r in rows
+        }
+
+
+async def test_a_batch_written_in_halves_stores_what_one_statement_stores(
+    pg_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(pg_engine)
+    sites = await create_websites(pg_engine, owner, [f"http://127.0.0.1:1/{i}" for i in range(120)])
+    await register_region(pg_engine, "one")
+    await register_region(pg_engine, "halves")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    for start in (t0, t0 + timedelta(minutes=10)):
+        batch = _mixed_batch(sites, start)
+        assert len(batch) >= SPLIT_FROM_ROWS
+        whole = await write_ticks(pg_engine, "one", batch, split_from=len(batch) + 1)
+        halves = await write_ticks(pg_engine, "halves", batch)
+        assert whole == halves == WriteResult(len(batch), len(sites))
+    assert await _states(pg_engine, "one") == await _states(pg_engine, "halves")
+    stored = await ticks(pg_engine)
+    by_region = {
+        region: sorted((t.job_key, t.status, t.checked_at) for t in stored if t.region_id == region)
+        for region in ("one", "halves")
+    }
+    assert by_region["one"] == by_region["halves"]
+    assert len(by_region["one"]) == 2 * 4 * len(sites)
+
+
+async def test_a_batch_retried_after_half_of_it_was_stored_counts_each_tick_once(
+    pg_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(pg_engine)
+    sites = await create_websites(
+        pg_engine, owner, [f"http://127.0.0.1:1/{i}" for i in range(SPLIT_FROM_ROWS)]
+    )
+    await register_region(pg_engine, "eu")
+    now = datetime.now(UTC).replace(microsecond=0)
+    batch = [row(site, Status.DOWN, now) for site in sites]
+    async with pg_engine.connect() as holder:
+        # One website row locked (as a deletion would) holds back the half holding it;
+        # its statement is then cancelled, while the other half commits.
+        await holder.execute(select(Website.id).where(Website.id == sites[0]).with_for_update())
+        write = asyncio.create_task(write_ticks(pg_engine, "eu", batch))
+
+        async def waiting() -> bool:
+            async with pg_engine.connect() as conn:
+                found = await conn.scalar(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                )
+                if found is not None:
+                    await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": found})
+            return found is not None
+
+        await wait_for(waiting, 10, "half of the batch to wait for the website row")
+        with pytest.raises(DATABASE_FAULTS):
+            await write
+        await holder.rollback()
+    stored = len(await ticks(pg_engine))
+    assert 0 < stored < len(batch)
+
+    # The writer retries the whole batch: the stored half is skipped and moves no state.
+    again = await write_ticks(pg_engine, "eu", batch)
+    assert again.inserted == len(batch) - stored
+    assert len(await ticks(pg_engine)) == len(batch)
+    states = await _states(pg_engine, "eu")
+    assert {state[-1] for state in states.values()} == {1}
+    assert len(states) == len(sites)
 
 
 async def test_claim_moves_due_websites_forward_by_their_own_interval(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from datetime import date
 
 from betteruptime.rules.status import Status
@@ -64,37 +63,32 @@ def test_percentages_never_claim_a_perfect_record_that_was_not() -> None:
     assert format_percent(0.5) == "50.00%"
 
 
-@dataclass(frozen=True)
-class Day:
-    date: date
-    checks: int
-    success_ratio: float | None
-
-
 def test_daily_bars_carry_each_days_uptime_as_title_text() -> None:
-    days = [
-        Day(date(2026, 11, 1), 0, None),
-        Day(date(2026, 11, 2), 1440, 1.0),
-        Day(date(2026, 11, 3), 1440, 0.97),
-        Day(date(2026, 11, 4), 1440, 0.5),
-    ]
-    root = _parse(str(daily_bars(days, 'uptime of <"shop">')))
-    assert root.attrib["aria-label"] == 'uptime of <"shop">'
-    rects = root.findall(f"{SVG}rect")
-    assert [r.attrib["class"] for r in rects] == [
-        "bar bar-none",
-        "bar bar-ok",
-        "bar bar-partial",
-        "bar bar-bad",
-    ]
-    titles = [r.find(f"{SVG}title") for r in rects]
-    assert [t.text if t is not None else None for t in titles] == [
+    html = str(
+        daily_bars(date(2026, 11, 1), [0, 1440, 100, 1440], [0, 0, 3, 720], 'uptime of <"shop">')
+    )
+    root = ET.fromstring(html)  # noqa: S314 - our own output, parsed to prove it is XML
+    assert root.attrib == {"class": "bars", "role": "img", "aria-label": 'uptime of <"shop">'}
+    bars = list(root)
+    assert [b.tag for b in bars] == ["i"] * 4
+    assert [b.attrib["class"] for b in bars] == ["none", "ok", "partial", "bad"]
+    assert [b.attrib["title"] for b in bars] == [
         "2026-11-01: no data",
         "2026-11-02: 100.00% up (1,440 checks)",
-        "2026-11-03: 97.00% up (1,440 checks)",
+        "2026-11-03: 97.00% up (100 checks)",
         "2026-11-04: 50.00% up (1,440 checks)",
     ]
     assert day_class(10, 0.95) == "partial" and day_class(10, 0.9499) == "bad"
+
+
+def test_daily_bars_follow_the_calendar_across_months_and_reuse_nothing_wrong() -> None:
+    # The same counts on different days share their cached text, never their date.
+    html = str(daily_bars(date(2026, 2, 27), [10, 10, 10], [1, 1, 1], "x"))
+    titles = [b.attrib["title"] for b in ET.fromstring(html)]  # noqa: S314 - our own output
+    assert titles == [
+        f"{d}: 90.00% up (10 checks)" for d in ("2026-02-27", "2026-02-28", "2026-03-01")
+    ]
+    assert str(daily_bars(date(2026, 1, 1), [], [], "none")).count("<i ") == 0
 
 
 def test_lines_break_where_nothing_was_measured() -> None:

@@ -308,9 +308,14 @@ def _streak_start(context: Any) -> Any:
 
 
 class WebsiteStatus(Base):
-    """The latest tick per (website, region): status reads never scan history."""
+    """The latest tick per (website, region): status reads never scan history.
+
+    Every tick updates its row, so pages keep half their room free (PostgreSQL, migration
+    0009) and no index covers an updated column: updates stay HOT, with no index entry.
+    """
 
     __tablename__ = "website_status"
+    __table_args__ = {"postgresql_with": {"fillfactor": 50}}
 
     website_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("website.id", ondelete="CASCADE"), primary_key=True
@@ -361,6 +366,8 @@ class Incident(Base):
             sqlite_where=text("state <> 'resolved'"),
         ),
         Index("ix_incident_website_started", "website_id", "started_at"),
+        # Status pages: incidents resolved lately (migration 0010_status_page_index).
+        Index("ix_incident_website_resolved", "website_id", "resolved_at"),
         Index(
             "ix_incident_awaiting_recovery",
             "website_id",
@@ -602,6 +609,14 @@ tick_rollup_hourly = _rollup_table(
 )
 tick_rollup_daily = _rollup_table(
     "tick_rollup_daily", Column("day", Date, primary_key=True), Integer(), BigInteger()
+)
+# Status pages read many websites' daily checks and failures from this index alone on
+# PostgreSQL (see migration 0010_status_page_index).
+Index(
+    "ix_tick_rollup_daily_uptime",
+    tick_rollup_daily.c.website_ref,
+    tick_rollup_daily.c.day,
+    postgresql_include=["checks", "failures"],
 )
 
 

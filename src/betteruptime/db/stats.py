@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, case, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from betteruptime.db.models import (
     HISTOGRAM_COLUMNS,
@@ -38,7 +40,6 @@ from betteruptime.rules.rollup import (
     floor_day,
     floor_hour,
     plan_span,
-    success_ratio,
     total,
 )
 
@@ -150,11 +151,32 @@ def _totals(row: Any) -> Totals:
     )
 
 
+def _among(
+    column: ColumnElement[Any], values: Sequence[Any], postgres: bool
+) -> ColumnElement[bool]:
+    """Return `column IN values`; on PostgreSQL with one array parameter (= ANY).
+
+    A status page asks about hundreds of websites: a parameter per value is rendered
+    into the statement by SQLAlchemy on every execution, and planned by PostgreSQL.
+    """
+    if postgres:
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 async def _refs(session: AsyncSession, website_ids: Iterable[uuid.UUID]) -> dict[int, uuid.UUID]:
     ids = list(set(website_ids))
     if not ids:
         return {}
-    rows = await session.execute(select(Website.ref, Website.id).where(Website.id.in_(ids)))
+    rows = await session.execute(
+        select(Website.ref, Website.id).where(
+            _among(Website.__table__.c.id, ids, _postgres(session))
+        )
+    )
     return {ref: website_id for ref, website_id in rows}
 
 
@@ -170,23 +192,34 @@ async def _raw_from(session: AsyncSession, now: datetime) -> datetime:
 
 
 async def _span_totals(
-    session: AsyncSession, refs: Sequence[int], start: datetime, now: datetime
+    session: AsyncSession,
+    refs: Sequence[int],
+    start: datetime,
+    now: datetime,
+    *,
+    counts_only: bool = False,
 ) -> dict[tuple[int, int], Totals]:
-    """Return the totals of [start, now) per (website_ref, region_ref)."""
+    """Return the totals of [start, now) per (website_ref, region_ref).
+
+    counts_only: checks and failures only (the rest empty), for an uptime: summing the
+    43 histogram buckets of every raw tick in the hour was most of a dashboard's time.
+    """
     plan = plan_span(start, await _raw_from(session, now))
     parts: dict[tuple[int, int], list[Totals]] = defaultdict(list)
     queries: list[Select[Any]] = []
     if plan.days is not None:
         d = tick_rollup_daily.c
+        sums = _sum_checks(tick_rollup_daily) if counts_only else _rollup_sums(tick_rollup_daily)
         queries.append(
-            select(d.website_ref, d.region_ref, *_rollup_sums(tick_rollup_daily))
+            select(d.website_ref, d.region_ref, *sums)
             .where(d.website_ref.in_(refs), d.day.between(*plan.days))
             .group_by(d.website_ref, d.region_ref)
         )
     if plan.hour_ranges:
         h = tick_rollup_hourly.c
+        sums = _sum_checks(tick_rollup_hourly) if counts_only else _rollup_sums(tick_rollup_hourly)
         queries.append(
-            select(h.website_ref, h.region_ref, *_rollup_sums(tick_rollup_hourly))
+            select(h.website_ref, h.region_ref, *sums)
             .where(
                 h.website_ref.in_(refs),
                 or_(*(and_(h.hour >= a, h.hour < b) for a, b in plan.hour_ranges)),
@@ -194,14 +227,21 @@ async def _span_totals(
             .group_by(h.website_ref, h.region_ref)
         )
     t = WebsiteTick.__table__.c
+    raw = (
+        select(*_raw_counts()).where(t.website_ref.in_(refs), t.scheduled_at >= plan.raw_from)
+        if counts_only
+        else _raw_sums(refs, plan.raw_from)
+    )
     queries.append(
-        _raw_sums(refs, plan.raw_from)
-        .add_columns(t.website_ref, t.region_ref)
-        .group_by(t.website_ref, t.region_ref)
+        raw.add_columns(t.website_ref, t.region_ref).group_by(t.website_ref, t.region_ref)
     )
     for query in queries:
         for row in await session.execute(query):
-            parts[(row.website_ref, row.region_ref)].append(_totals(row))
+            parts[(row.website_ref, row.region_ref)].append(
+                Totals(checks=int(row.checks), failures=int(row.failures))
+                if counts_only
+                else _totals(row)
+            )
     return {key: total(values) for key, values in parts.items()}
 
 
@@ -252,7 +292,11 @@ async def success_ratios(
     """Return each website's share of successful checks over the window (None: no checks)."""
     ids = list(website_ids)
     refs = await _refs(session, ids)
-    by_key = await _span_totals(session, list(refs), window_start(window, now), now) if refs else {}
+    by_key = (
+        await _span_totals(session, list(refs), window_start(window, now), now, counts_only=True)
+        if refs
+        else {}
+    )
     per_website: dict[uuid.UUID, list[Totals]] = defaultdict(list)
     for (website_ref, _), t in by_key.items():
         per_website[refs[website_ref]].append(t)
@@ -269,55 +313,31 @@ async def daily_history(
     ids = list(website_ids)
     if days < 1:
         return {i: [] for i in ids}
-    today = floor_day(now)
-    dates = [(today - n * DAY).date() for n in range(days - 1, -1, -1)]
     refs = await _refs(session, ids)
-    parts: dict[tuple[uuid.UUID, date], list[Totals]] = defaultdict(list)
+    parts: dict[tuple[uuid.UUID, int], list[Totals]] = defaultdict(list)
     if refs:
-        raw_from = await _raw_from(session, now)
-        rolled_day = floor_day(raw_from)
-        ref_list = list(refs)
-        queries: list[Select[Any]] = []
-        d = tick_rollup_daily.c
-        # Whole days before the one raw reads start in: their daily rows are complete.
-        if dates[0] < rolled_day.date():
-            queries.append(
-                select(d.website_ref, d.day.label("bucket"), *_rollup_sums(tick_rollup_daily))
-                .where(d.website_ref.in_(ref_list), d.day >= dates[0], d.day < rolled_day.date())
-                .group_by(d.website_ref, d.day)
-            )
-        # The day raw reads start in, up to raw_from: its hourly rows.
-        h = tick_rollup_hourly.c
-        first = max(rolled_day, day_start(dates[0]))
-        if first < raw_from:
-            queries.append(
-                select(
-                    h.website_ref,
-                    func.min(h.hour).label("bucket"),
-                    *_rollup_sums(tick_rollup_hourly),
-                )
-                .where(h.website_ref.in_(ref_list), h.hour >= first, h.hour < raw_from)
-                .group_by(h.website_ref)
-            )
-        # Raw ticks from raw_from on, split at midnight when they span one.
+        sources = await _day_sources(session, days, now)
         t = WebsiteTick.__table__.c
-        day_of_tick = case((t.scheduled_at >= today, 1), else_=0)
-        queries.append(
-            _raw_sums(ref_list, max(raw_from, day_start(dates[0])))
-            .add_columns(t.website_ref, day_of_tick.label("bucket"))
-            .group_by(t.website_ref, day_of_tick)
+        queries = _day_queries(
+            sources,
+            list(refs),
+            _postgres(session),
+            daily=_rollup_sums(tick_rollup_daily),
+            hourly=_rollup_sums(tick_rollup_hourly),
+            raw=tick_sums(t.response_time_ms, t.status),
         )
         for query in queries:
             for row in await session.execute(query):
-                parts[(refs[row.website_ref], _day_of(row.bucket, today))].append(_totals(row))
+                parts[(refs[row.website_ref], sources.index(row.bucket))].append(_totals(row))
+    first = (floor_day(now) - (days - 1) * DAY).date()
     result: dict[uuid.UUID, list[DayStats]] = {}
     for website_id in ids:
         items = []
-        for day in dates:
-            sums = total(parts.get((website_id, day), []))
+        for i in range(days):
+            sums = total(parts.get((website_id, i), []))
             items.append(
                 DayStats(
-                    date=day,
+                    date=first + timedelta(days=i),
                     checks=sums.checks,
                     failures=sums.failures,
                     success_ratio=sums.success_ratio,
@@ -329,15 +349,187 @@ async def daily_history(
     return result
 
 
-def _day_of(bucket: Any, today: datetime) -> date:
-    """Return the date a query's bucket column stands for (a date, an hour, or 0/1 raw)."""
-    if isinstance(bucket, datetime):
-        return bucket.date()
-    if isinstance(bucket, date):
-        return bucket
-    if isinstance(bucket, str):  # SQLite: min() of a timestamp or date column is text
-        return date.fromisoformat(bucket[:10])
-    return (today - (DAY if int(bucket) == 0 else timedelta())).date()
+@dataclass(frozen=True, slots=True)
+class DailyCounts:
+    """Checks and failures of each of a run of UTC days, oldest first (today last)."""
+
+    first: date
+    checks: list[int]
+    failures: list[int]
+
+
+async def daily_uptime(
+    session: AsyncSession, website_ids: Iterable[uuid.UUID], days: int, now: datetime
+) -> dict[uuid.UUID, DailyCounts]:
+    """Return daily_history's checks and failures of each website, without response times.
+
+    For many websites at once (a status page's 90 daily bars of 500 websites): only two
+    sums, kept as two lists per website. On PostgreSQL the daily rows come back as one
+    row per website with its days in arrays: fetching 45,000 (website, day) rows one by
+    one through the async driver cost more than the whole rest of the page.
+    """
+    ids = list(website_ids)
+    days = max(days, 0)
+    first = (floor_day(now) - (days - 1) * DAY).date()
+    result = {i: DailyCounts(first, [0] * days, [0] * days) for i in ids}
+    refs = await _refs(session, ids) if days else {}
+    if not refs:
+        return result
+    sources = await _day_sources(session, days, now)
+    ref_list = list(refs)
+    d = tick_rollup_daily.c
+    postgres = _postgres(session)
+    queries = _day_queries(
+        sources,
+        ref_list,
+        postgres,
+        daily=None if postgres else _sum_checks(tick_rollup_daily),
+        hourly=_sum_checks(tick_rollup_hourly),
+        raw=_raw_counts(),
+    )
+    if postgres and sources.first < sources.daily_until:
+        # One row per website, a row per region and day inside its arrays (summed below),
+        # read from ix_tick_rollup_daily_uptime alone in website order.
+        rows = await session.execute(
+            select(
+                d.website_ref,
+                # NullType: asyncpg's lists as they are, without an item-by-item pass.
+                func.array_agg(d.day - sources.first, type_=NullType()),
+                func.array_agg(d.checks, type_=NullType()),
+                func.array_agg(d.failures, type_=NullType()),
+            )
+            .where(
+                _among(d.website_ref, ref_list, postgres),
+                d.day >= sources.first,
+                d.day < sources.daily_until,
+            )
+            .group_by(d.website_ref)
+        )
+        read = list(range((sources.daily_until - sources.first).days))
+        for ref, offsets, checks, failures in rows.all():
+            counts = result[refs[ref]]
+            if offsets == read:
+                # One region, every day, in the index's order (the usual case): the lists
+                # as they came, without a Python step per day.
+                counts.checks[: len(read)] = checks
+                counts.failures[: len(read)] = failures
+                continue
+            for i, c, f in zip(offsets, checks, failures, strict=True):
+                counts.checks[i] += c
+                counts.failures[i] += f
+    for query in queries:
+        # all(): one fetch of every row; iterating the result fetches them one by one.
+        for ref, bucket, checks, failures in (await session.execute(query)).all():
+            counts = result[refs[ref]]
+            i = sources.index(bucket)
+            counts.checks[i] += int(checks or 0)
+            counts.failures[i] += int(failures or 0)
+    return result
+
+
+@functools.cache
+def _raw_counts() -> tuple[ColumnElement[Any], ...]:
+    """Return the count of raw ticks and of failed ones, labelled as rollup columns."""
+    t = WebsiteTick.__table__.c
+    return (
+        func.count().label("checks"),
+        func.count().filter(t.status == STATUS_DOWN).label("failures"),
+    )
+
+
+def _sum_checks(table: Any) -> tuple[ColumnElement[Any], ...]:
+    """Return the sums of a rollup table's checks and failures, labelled as its columns."""
+    return (
+        func.sum(table.c.checks).label("checks"),
+        func.sum(table.c.failures).label("failures"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _DaySources:
+    """Where each of a run of UTC days is read from, split where the rollups end.
+
+    Whole days before the day raw reads start in come from daily rows (complete); that
+    day, up to raw_from, from its hourly rows; the rest from raw ticks, split at today's
+    midnight when they span it.
+    """
+
+    first: date
+    today: datetime
+    daily_until: date  # daily rows of first <= day < daily_until
+    hourly: tuple[datetime, datetime] | None  # hourly rows of [from, to): one day
+    raw_from: datetime
+
+    def index(self, bucket: Any) -> int:
+        """Return the day (0: the first) a query's bucket stands for: a date, an hour, 0/1."""
+        if isinstance(bucket, datetime):
+            day = bucket.date()
+        elif isinstance(bucket, date):
+            day = bucket
+        elif isinstance(bucket, str):  # SQLite: min() of a timestamp or date column is text
+            day = date.fromisoformat(bucket[:10])
+        else:  # raw ticks: 1 from today's midnight on, 0 before it
+            day = (self.today - (DAY if int(bucket) == 0 else timedelta())).date()
+        return (day - self.first).days
+
+
+async def _day_sources(session: AsyncSession, days: int, now: datetime) -> _DaySources:
+    """Return where each of the last `days` UTC days (today last) is read from."""
+    today = floor_day(now)
+    first = (today - (days - 1) * DAY).date()
+    raw_from = await _raw_from(session, now)
+    rolled_day = floor_day(raw_from)
+    hourly_from = max(rolled_day, day_start(first))
+    return _DaySources(
+        first=first,
+        today=today,
+        daily_until=rolled_day.date(),
+        hourly=(hourly_from, raw_from) if hourly_from < raw_from else None,
+        raw_from=max(raw_from, day_start(first)),
+    )
+
+
+def _day_queries(
+    sources: _DaySources,
+    refs: Sequence[int],
+    postgres: bool,
+    *,
+    daily: Sequence[ColumnElement[Any]] | None,
+    hourly: Sequence[ColumnElement[Any]],
+    raw: Sequence[ColumnElement[Any]],
+) -> list[Select[Any]]:
+    """Return the queries of per-(website_ref, bucket) sums over the days, from each source.
+
+    `bucket` is what _DaySources.index reads; daily None leaves the daily rows to the caller.
+    """
+    queries: list[Select[Any]] = []
+    d = tick_rollup_daily.c
+    if daily is not None and sources.first < sources.daily_until:
+        queries.append(
+            select(d.website_ref, d.day.label("bucket"), *daily)
+            .where(
+                _among(d.website_ref, refs, postgres),
+                d.day >= sources.first,
+                d.day < sources.daily_until,
+            )
+            .group_by(d.website_ref, d.day)
+        )
+    if sources.hourly is not None:
+        h = tick_rollup_hourly.c
+        start, end = sources.hourly
+        queries.append(
+            select(h.website_ref, func.min(h.hour).label("bucket"), *hourly)
+            .where(_among(h.website_ref, refs, postgres), h.hour >= start, h.hour < end)
+            .group_by(h.website_ref)
+        )
+    t = WebsiteTick.__table__.c
+    day_of_tick = case((t.scheduled_at >= sources.today, 1), else_=0)
+    queries.append(
+        select(t.website_ref, day_of_tick.label("bucket"), *raw)
+        .where(_among(t.website_ref, refs, postgres), t.scheduled_at >= sources.raw_from)
+        .group_by(t.website_ref, day_of_tick)
+    )
+    return queries
 
 
 async def hourly_response_times(
@@ -398,91 +590,3 @@ async def hourly_response_times(
         ]
         for website_id in ids
     }
-
-
-async def daily_uptime(
-    session: AsyncSession, website_ids: Iterable[uuid.UUID], days: int, now: datetime
-) -> dict[uuid.UUID, list[DayStats]]:
-    """Return daily_history's days with checks, failures and success ratio only.
-
-    For many websites at once (a status page's 90 daily bars of 500 websites): the days
-    are summed in SQL from two columns, where daily_history builds every (website, day)
-    total with its response-time histogram in Python — 45,000 of them took seconds.
-    `avg_ms` and `p95_ms` are None.
-    """
-    ids = list(website_ids)
-    if days < 1:
-        return {i: [] for i in ids}
-    today = floor_day(now)
-    dates = [(today - n * DAY).date() for n in range(days - 1, -1, -1)]
-    refs = await _refs(session, ids)
-    counts: dict[tuple[uuid.UUID, date], list[int]] = defaultdict(lambda: [0, 0])
-    if refs:
-        raw_from = await _raw_from(session, now)
-        rolled_day = floor_day(raw_from)
-        ref_list = list(refs)
-        queries: list[Select[Any]] = []
-        d = tick_rollup_daily.c
-        # The same three sources as daily_history, split at the same points.
-        if dates[0] < rolled_day.date():
-            queries.append(
-                select(
-                    d.website_ref,
-                    d.day.label("bucket"),
-                    func.sum(d.checks).label("checks"),
-                    func.sum(d.failures).label("failures"),
-                )
-                .where(d.website_ref.in_(ref_list), d.day >= dates[0], d.day < rolled_day.date())
-                .group_by(d.website_ref, d.day)
-            )
-        h = tick_rollup_hourly.c
-        first = max(rolled_day, day_start(dates[0]))
-        if first < raw_from:
-            queries.append(
-                select(
-                    h.website_ref,
-                    func.min(h.hour).label("bucket"),
-                    func.sum(h.checks).label("checks"),
-                    func.sum(h.failures).label("failures"),
-                )
-                .where(h.website_ref.in_(ref_list), h.hour >= first, h.hour < raw_from)
-                .group_by(h.website_ref)
-            )
-        t = WebsiteTick.__table__.c
-        day_of_tick = case((t.scheduled_at >= today, 1), else_=0)
-        queries.append(
-            select(
-                t.website_ref,
-                day_of_tick.label("bucket"),
-                func.count().label("checks"),
-                func.count().filter(t.status == STATUS_DOWN).label("failures"),
-            )
-            .where(
-                t.website_ref.in_(ref_list), t.scheduled_at >= max(raw_from, day_start(dates[0]))
-            )
-            .group_by(t.website_ref, day_of_tick)
-        )
-        for query in queries:
-            # all(): one fetch of every row; iterating the result fetches them one by one
-            # through the async driver, which cost more than the query for 45,000 rows.
-            for ref, bucket, checks, failures in (await session.execute(query)).all():
-                found = counts[(refs[ref], _day_of(bucket, today))]
-                found[0] += int(checks or 0)
-                found[1] += int(failures or 0)
-    result: dict[uuid.UUID, list[DayStats]] = {}
-    for website_id in ids:
-        items = []
-        for day in dates:
-            checks, failures = counts.get((website_id, day), (0, 0))
-            items.append(
-                DayStats(
-                    date=day,
-                    checks=checks,
-                    failures=failures,
-                    success_ratio=success_ratio(checks, failures),
-                    avg_ms=None,
-                    p95_ms=None,
-                )
-            )
-        result[website_id] = items
-    return result

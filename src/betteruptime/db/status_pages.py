@@ -11,7 +11,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from betteruptime.db.models import StatusPage, StatusPageWebsite, Website, WebsiteStatus
+from betteruptime.db.incidents import RESOLVED
+from betteruptime.db.models import (
+    Incident,
+    StatusPage,
+    StatusPageWebsite,
+    Website,
+    WebsiteStatus,
+)
 from betteruptime.rules.status import Status
 
 
@@ -114,6 +121,54 @@ async def shown_websites(session: AsyncSession, page_id: uuid.UUID) -> list[Show
         if status is not None:
             entry.regions.append((status, checked_at))
     return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ShownIncident:
+    """An incident of one of a page's websites, as a public page may show it."""
+
+    website_id: uuid.UUID
+    name: str | None
+    url: str
+    started_at: datetime
+    resolved_at: datetime | None  # None while unresolved (acknowledged ones included)
+
+
+async def shown_incidents(
+    session: AsyncSession, page_id: uuid.UUID, since: datetime, resolved_limit: int
+) -> list[ShownIncident]:
+    """Return every unresolved incident of the page's websites (at most one each, a unique
+    key), then up to resolved_limit of those resolved since `since`; each part newest first.
+
+    Two queries whatever the number of websites; callers may take each website's status
+    from this list, since every unresolved incident is in it.
+    """
+    shown = (
+        select(
+            Incident.website_id,
+            Website.name,
+            Website.url,
+            Incident.started_at,
+            Incident.resolved_at,
+        )
+        .join(StatusPageWebsite, StatusPageWebsite.website_id == Incident.website_id)
+        .join(Website, Website.id == Incident.website_id)
+    )
+    on_page = StatusPageWebsite.status_page_id == page_id
+    newest = (Incident.started_at.desc(), Incident.id)
+    unresolved = await session.execute(
+        shown.where(on_page, Incident.state != RESOLVED).order_by(*newest)
+    )
+    # ix_incident_website_resolved: a short range per website, however long its history.
+    resolved = await session.execute(
+        shown.where(on_page, Incident.state == RESOLVED, Incident.resolved_at >= since)
+        .order_by(*newest)
+        .limit(resolved_limit)
+    )
+    return [
+        ShownIncident(website_id, name, url, started_at, None)
+        for website_id, name, url, started_at, _ in unresolved
+    ] + [ShownIncident(*row) for row in resolved]
 
 
 async def create_page(

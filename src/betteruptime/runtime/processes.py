@@ -33,6 +33,7 @@ from betteruptime.scheduler.pusher import Pusher, PusherConfig
 from betteruptime.scheduler.retention import retention_steps
 from betteruptime.scheduler.rollups import RollupSteps, rollup_steps
 from betteruptime.worker.consumer import Worker, WorkerConfig
+from betteruptime.worker.heap import tune_for_checks
 from betteruptime.worker.metrics import WorkerMetrics, serve_metrics
 
 DEFAULT_SERVE_REGION = "local"
@@ -195,6 +196,8 @@ async def run_worker(settings: Settings, region_id: str) -> None:
     try:
         with stop_on_signals(stop):
             worker = make_worker(settings, engine, queue, checkers, region_id, metrics)
+            # A process of its own: its heap is the checks' (serve shares one with the API).
+            tune_for_checks()
             loops = Loops(stop, get_logger(__name__).bind(component="worker"))
             loops.start("worker", worker.run(stop))
             loops.start("heartbeats", watch_heartbeats(engine, stop, HEARTBEAT_POLL_SECONDS))

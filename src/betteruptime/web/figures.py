@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from betteruptime.db import stats
-from betteruptime.db.stats import DayStats
+from betteruptime.db.stats import DailyCounts, DayStats
+from betteruptime.rules.rollup import success_ratio
 from betteruptime.web.charts import daily_bars, sparkline
 from betteruptime.web.templating import format_percent
 
@@ -46,28 +47,32 @@ async def dashboard_figures(
     }
 
 
-def period_ratio(days: Sequence[DayStats]) -> float | None:
-    """Return the success ratio over all of these days (None without checks)."""
-    checks = sum(d.checks for d in days)
-    if checks == 0:
-        return None
-    return (checks - sum(d.failures for d in days)) / checks
-
-
 @dataclass(frozen=True)
 class History:
     """90 daily bars and what they say in words."""
 
     bars: Markup
-    summary: str
+    summary: str  # with the website's name, for screen readers
+    uptime: str  # the same without the name, to show under the bars
 
 
 def history_of(days: Sequence[DayStats], name: str) -> History:
-    """Return the bars of a website's days and a sentence for screen readers."""
-    ratio = period_ratio(days)
-    summary = (
-        f"{name}: {format_percent(ratio)} up over the last {len(days)} days"
-        if ratio is not None
-        else f"{name}: no checks in the last {len(days)} days"
+    """Return the bars of a website's days (oldest first) and a sentence for screen readers."""
+    first = days[0].date if days else date.today()
+    return counts_history(
+        DailyCounts(first, [d.checks for d in days], [d.failures for d in days]), name
     )
-    return History(bars=daily_bars(days, summary), summary=summary)
+
+
+def counts_history(days: DailyCounts, name: str) -> History:
+    """Return the bars of a website's daily counts and a sentence for screen readers."""
+    ratio = success_ratio(sum(days.checks), sum(days.failures))
+    count = len(days.checks)
+    uptime = (
+        f"{format_percent(ratio)} up over the last {count} days"
+        if ratio is not None
+        else f"no checks in the last {count} days"
+    )
+    summary = f"{name}: {uptime}"
+    bars = daily_bars(days.first, days.checks, days.failures, summary)
+    return History(bars=bars, summary=summary, uptime=uptime)

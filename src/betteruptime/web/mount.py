@@ -12,6 +12,7 @@ from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
 from betteruptime.routes import add_routes
+from betteruptime.web.cache import PageCache
 from betteruptime.web.headers import PAGE_HEADERS
 from betteruptime.web.page import LoginRequired, PageError, login_redirect
 from betteruptime.web.routes import (
@@ -63,6 +64,7 @@ def make_web_state(
         templates=make_templates(),
         cipher=cipher,
         sender=sender,
+        public_pages=PageCache(settings.status_page_cache_seconds),
     )
 
 

@@ -11,6 +11,7 @@ from betteruptime.config import Settings
 from betteruptime.notify.crypto import ChannelCipher
 from betteruptime.notify.sender import Sender
 from betteruptime.ratelimit import RateLimits
+from betteruptime.web.cache import PageCache
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,4 @@ class WebState:
     # The API's own: channel URLs are decrypted and test messages sent the same way.
     cipher: ChannelCipher
     sender: Sender
+    public_pages: PageCache
