@@ -247,6 +247,30 @@ async def test_a_batch_retried_after_half_of_it_was_stored_counts_each_tick_once
     assert len(states) == len(sites)
 
 
+async def test_writers_of_one_region_with_overlapping_batches_do_not_deadlock(
+    pg_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(pg_engine)
+    sites = await create_websites(pg_engine, owner, [f"http://127.0.0.1:1/{i}" for i in range(450)])
+    await register_region(pg_engine, "eu")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    # Six writers at once, each over the same websites from a different start, three of
+    # them large enough to be split, three small: batches of different sizes get
+    # differently shaped plans, whose joins lock status rows in different orders.
+    sizes = [450, 30, 420, 60, 440, 300]
+    for round_ in range(8):
+        batches = [
+            [
+                row(site, Status.UP, t0 + timedelta(minutes=round_, seconds=w))
+                for site in (sites[w * 70 :] + sites[: w * 70])[:size]
+            ]
+            for w, size in enumerate(sizes)
+        ]
+        results = await asyncio.gather(*(write_ticks(pg_engine, "eu", b) for b in batches))
+        assert [r.inserted for r in results] == sizes
+    assert len(await ticks(pg_engine)) == 8 * sum(sizes)
+
+
 async def test_claim_moves_due_websites_forward_by_their_own_interval(
     engine: AsyncEngine,
 ) -> None:

@@ -146,10 +146,14 @@ def _status_code(value: int | None) -> int | None:
 #   much as the update itself. No index covers an updated column and the table keeps free
 #   room in each page (0011_status_fillfactor), so the update is HOT: no index entry, one
 #   small WAL record. Only a website's first tick in a region (no row yet) is inserted,
-#   with the upsert kept for a row another writer inserts meanwhile. Rows are updated in
-#   website_id order (latest is sorted so and drives the nested loop) so two workers
-#   writing overlapping batches lock rows in the same order, and an older result never
-#   overwrites a newer one.
+#   with the upsert kept for a row another writer inserts meanwhile. An older result
+#   never overwrites a newer one.
+#   An UPDATE's join locks rows in whatever order its plan reads them, so two writers of
+#   one region updating overlapping websites could deadlock. They take turns instead:
+#   each region has two lanes (a website's lane is the lowest bit of its id, as halves
+#   are split) and a batch first takes the transaction lock of each lane it writes, in
+#   lane order, before it locks any row. Writers of other regions never wait for it, nor
+#   does a single tick (a heartbeat ping): it locks one status row, which cannot deadlock.
 #   The streak counts the newest new tick of the batch per website: a batch spans 200 ms
 #   and a website is checked at most every few seconds, so two ticks of one website in
 #   one batch happen only when a backlog is flushed, and then the streak undercounts
@@ -163,19 +167,26 @@ def _status_code(value: int | None) -> int | None:
 #   Both touch rows another region's worker may touch in the same instant; they go in
 #   website_id order too, and a deadlock PostgreSQL still finds aborts one batch, which
 #   its worker retries with its acks held.
-_PG_WRITE = """
+_LANE_LOCK_CLASS = 727_005
+
+_PG_WRITE = f"""
 WITH u AS (
     SELECT u.*, timestamptz 'epoch' + u.scheduled_us * interval '1 microsecond' AS scheduled_at
     FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::int4[], $5::text[], $6::int8[],
                 $7::int8[])
          AS u(website_id, status, status_code, response_time_ms, error, scheduled_us,
               delay_ms)
+), lanes AS (
+    SELECT count(pg_advisory_xact_lock({_LANE_LOCK_CLASS},
+                                       (SELECT ref FROM region WHERE id = $8) * 2 + lane))
+    FROM unnest($12::int4[]) AS lane
 ), r AS (
     SELECT w.ref AS website_ref, w.confirmation_checks, w.recovery_checks, u.website_id,
            u.status, u.status_code, u.response_time_ms, u.error, u.scheduled_at,
            least(greatest(u.delay_ms, -2147483647), 2147483647)::int4 AS delay_ms,
            u.scheduled_at + u.delay_ms * interval '1 millisecond' AS checked_at
     FROM u JOIN website w ON w.id = u.website_id
+    WHERE (SELECT count FROM lanes) >= 0  -- the lanes first: a one-time filter
     FOR KEY SHARE OF w
 ), new_errors AS (
     INSERT INTO tick_error (text)
@@ -264,7 +275,7 @@ WITH u AS (
       AND website.next_check_at > w.checked_at + make_interval(secs => $11::float8)
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM w) AS status_updated
-"""
+"""  # noqa: S608 - built from constants, no input
 
 _SQLITE_ERROR = text("INSERT INTO tick_error (text) VALUES (:text) ON CONFLICT (text) DO NOTHING")
 
@@ -392,14 +403,18 @@ async def write_ticks(
     if engine.dialect.name != "postgresql":
         return await _write_sqlite(engine, region_id, rows, options)
     if len(rows) < split_from:
-        return await _write_postgres_part(engine, region_id, rows, options)
+        return await _write_postgres_part(engine, region_id, rows, options, None)
     halves: tuple[list[TickRow], list[TickRow]] = ([], [])
     for row in rows:
         halves[row.website_id.int & 1].append(row)
     # Both halves run to their end before this returns or raises, so a retry of the batch
     # never overlaps a half still being written.
     results = await asyncio.gather(
-        *(_write_postgres_part(engine, region_id, half, options) for half in halves if half),
+        *(
+            _write_postgres_part(engine, region_id, half, options, (lane,))
+            for lane, half in enumerate(halves)
+            if half
+        ),
         return_exceptions=True,
     )
     for result in results:
@@ -409,17 +424,25 @@ async def write_ticks(
     return WriteResult(sum(r.inserted for r in done), sum(r.status_updated for r in done))
 
 
+# Every lane of a region, in the order they are taken (see _PG_WRITE).
+_BOTH_LANES = (0, 1)
+
+
 async def _write_postgres_part(
-    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
+    engine: AsyncEngine,
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions,
+    lanes: tuple[int, ...] | None,
 ) -> WriteResult:
     try:
-        return await _write_postgres(engine, region_id, rows, options)
+        return await _write_postgres(engine, region_id, rows, options, lanes)
     except DBAPIError as exc:
         if not is_missing_partition(exc.orig):
             raise
     days = {partitions.utc_day(r.scheduled_at) for r in rows}
     await partitions.create_partitions(engine, sorted(days))
-    return await _write_postgres(engine, region_id, rows, options)
+    return await _write_postgres(engine, region_id, rows, options, lanes)
 
 
 def is_missing_partition(exc: BaseException | None) -> bool:
@@ -428,12 +451,16 @@ def is_missing_partition(exc: BaseException | None) -> bool:
 
 
 async def _write_postgres(
-    engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
+    engine: AsyncEngine,
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions,
+    lanes: tuple[int, ...] | None,
 ) -> WriteResult:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         try:
-            return await write_ticks_on(raw.driver_connection, region_id, rows, options)
+            return await write_ticks_on(raw.driver_connection, region_id, rows, options, lanes)
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # The driver's own errors bypass SQLAlchemy's wrapping; wrapped, a deadlock or
             # a connection lost mid-statement is a database fault the writer retries.
@@ -441,13 +468,20 @@ async def _write_postgres(
 
 
 async def write_ticks_on(
-    apg: Any, region_id: str, rows: Sequence[TickRow], options: StreakOptions = StreakOptions()
+    apg: Any,
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions = StreakOptions(),
+    lanes: tuple[int, ...] | None = None,
 ) -> WriteResult:
     """Store a batch of results on an asyncpg connection, inside the caller's transaction.
 
     PostgreSQL only. The driver's errors come unwrapped; the caller handles a missing
-    partition (see write_ticks).
+    partition (see write_ticks). Without `lanes`, a batch of more than one tick takes
+    both of its region's lanes (see _PG_WRITE).
     """
+    if lanes is None:
+        lanes = _BOTH_LANES if len(rows) > 1 else ()
     record = await apg.fetchrow(
         _PG_WRITE,
         *_pg_columns(rows),
@@ -455,6 +489,7 @@ async def write_ticks_on(
         options.confirmation_checks,
         options.recovery_checks,
         options.recheck_seconds,
+        list(lanes),
     )
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
 
