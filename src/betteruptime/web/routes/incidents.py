@@ -13,6 +13,7 @@ from betteruptime.db.incidents import IncidentRow
 from betteruptime.db.models import Website
 from betteruptime.db.outbox import event_deliveries
 from betteruptime.web.page import Page, PageError, UserPage, not_found, page_number, safe_next
+from betteruptime.web.routes.websites import owned_website
 from betteruptime.web.routing import BrowserRoute
 
 # GET /incidents and /incidents/{id}, and the two POSTs, are API routes too: these answer
@@ -36,16 +37,7 @@ async def owned_incident(page: Page, incident_id: str) -> IncidentRow:
 
 
 async def _website_filter(page: Page, value: str) -> Website | None:
-    if not value:
-        return None
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise not_found("Website") from None
-    website = await websites.get_owned(page.db, parsed, page.me.id)
-    if website is None:
-        raise not_found("Website")
-    return website
+    return await owned_website(page, value) if value else None
 
 
 @router.get("/incidents")
