@@ -133,3 +133,5 @@ async def test_uptime_under_the_bars_is_whole_when_the_name_has_a_colon(
     )
     # Screen readers still hear whose bars these are.
     assert 'aria-label="API: production: eu: 50.00% up over the last 90 days"' in detail
+    # What a badge link reveals, said as the README says it (uptime and response time too).
+    assert "sees this website's status, uptime and response time — nothing else." in detail
