@@ -90,6 +90,49 @@ async def test_stop_ends_a_long_sleep_at_once() -> None:
     await asyncio.wait_for(task, 1)
 
 
+async def test_stop_cancels_a_step_in_progress_and_lets_it_clean_up() -> None:
+    stop = asyncio.Event()
+    events: list[str] = []
+    runs = {"quick": 0}
+
+    async def endless(now: datetime) -> None:
+        events.append("started")
+        try:
+            await asyncio.Event().wait()  # a statement that would run for minutes
+        finally:
+            await asyncio.sleep(0.01)  # cleanup may await (a connection back to the pool)
+            events.append("cleaned up")
+
+    async def quick(now: datetime) -> None:
+        runs["quick"] += 1
+
+    steps = [Step("endless", 60, endless), Step("quick", 0.02, quick)]
+    task = asyncio.create_task(Housekeeping(steps).run(stop))
+    await asyncio.sleep(0.2)
+    assert events == ["started"] and runs["quick"] >= 3
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    assert events == ["started", "cleaned up"]
+
+
+async def test_a_step_cancelled_from_outside_is_cancelled_too() -> None:
+    cancelled = asyncio.Event()
+
+    async def endless(now: datetime) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    task = asyncio.create_task(Housekeeping([Step("endless", 60, endless)]).run(asyncio.Event()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 1)
+    assert cancelled.is_set()
+
+
 @dataclass
 class _Result:
     hours: int
