@@ -35,6 +35,7 @@ from tests.pipeline.helpers import (
     stop_process,
     ticks,
     wait_for,
+    wait_for_log,
 )
 
 NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -338,6 +339,7 @@ async def test_the_pusher_process_runs_housekeeping(
     }
     proc = spawn(["pusher"], env, tmp_path / "pusher.log")
     try:
+        await wait_for_log(proc, tmp_path / "pusher.log", '"housekeeping started"')
 
         async def housekept() -> bool:
             days = await attached_days(pg_engine)
@@ -375,11 +377,12 @@ async def test_a_stop_during_a_long_housekeeping_step_ends_the_pusher_within_sec
     async with writer_in_progress(pg_engine, name):
         proc = spawn(["pusher"], env, tmp_path / "pusher.log")
         try:
+            await wait_for_log(proc, tmp_path / "pusher.log", '"housekeeping started"')
 
             async def stuck() -> bool:
                 return await reindexing(pg_engine, waiting=True) == 1
 
-            await wait_for(stuck, 30, "the pusher's REINDEX to wait for the writer")
+            await wait_for(stuck, 20, "the pusher's REINDEX to wait for the writer")
         finally:
             asked = time.monotonic()
             code = await stop_process(proc)
