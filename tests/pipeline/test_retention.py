@@ -389,7 +389,10 @@ async def test_a_stop_during_a_long_housekeeping_step_ends_the_pusher_within_sec
             took = time.monotonic() - asked
         output = (tmp_path / "pusher.log").read_text()
         assert code == 0, output
-        assert took < 8, f"{took:.1f} s to stop\n{output}"
+        # Exit code 0 shows it did not wait for the step (blocked until the writer ends):
+        # stop_process kills it after 15 s. The stop takes 0.4 s here idle, 5 s with the
+        # CPU starved by busy loops at a higher priority.
+        assert took < 10, f"{took:.1f} s to stop\n{output}"
         assert '"housekeeping step interrupted by the stop"' in output
         assert '"housekeeping stopped"' in output
         # Cancelled on the server too: gone before the writer it waited for ends.
