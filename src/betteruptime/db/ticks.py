@@ -183,12 +183,6 @@ _LANE_LOCK_CLASS = 727_005
 def _pg_write(*, dedup: bool) -> str:
     """Return the write statement; without dedup, a redelivered tick fails it."""
     on_conflict = "ON CONFLICT DO NOTHING" if dedup else ""
-    # Every tick of a plain INSERT that succeeded is new: the status rows need no join.
-    new_ticks = (
-        "FROM r JOIN ins USING (website_ref, scheduled_at)"
-        if dedup
-        else "FROM r WHERE (SELECT count(*) FROM ins) >= 0  -- after the inserts"
-    )
     return f"""
 WITH u AS (
     SELECT u.*, timestamptz 'epoch' + u.scheduled_us * interval '1 microsecond' AS scheduled_at
@@ -236,7 +230,7 @@ WITH u AS (
            r.status_code, r.response_time_ms, r.error, r.checked_at,
            COALESCE(r.confirmation_checks, $9::int) AS confirm,
            COALESCE(r.recovery_checks, $10::int) AS recover
-    {new_ticks}
+    FROM r JOIN ins USING (website_ref, scheduled_at)
     ORDER BY r.website_id, r.checked_at DESC
 ), updated AS (
     UPDATE website_status AS s SET
