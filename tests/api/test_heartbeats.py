@@ -337,3 +337,67 @@ async def test_a_ping_on_a_day_without_partition_gets_one(api: Api, owner: Clien
     (tick,) = await _ticks(api)
     assert tick.checked_at == long_ago
     assert day in {p.day for p in await partitions.list_partitions(api.state.engine)}
+
+
+async def _wait_for_a_lock_wait(api: Api) -> None:
+    """Return once some session of this database waits for a row lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with api.state.engine.connect() as conn:
+            if await conn.scalar(query):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the ping writer never waited for the lock")
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_heartbeat_changed_after_the_lookup_is_looked_up_again(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner)
+    key, website_id = beat["ping_key"], uuid.UUID(beat["id"])
+    begun = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    assert await api.state.pings.submit(Ping(key, started(begun))) is not None
+    # Another writer (another API process) records a newer start and holds the row: the
+    # ping's lookup reads the old start, its write waits, then finds the row changed.
+    restarted = begun + timedelta(minutes=5)
+    async with api.state.engine.connect() as other_writer:
+        await other_writer.execute(
+            update(Heartbeat).where(Heartbeat.website_id == website_id).values(started_at=restarted)
+        )
+        done_at = restarted + timedelta(seconds=30)
+        finish = asyncio.create_task(api.state.pings.submit(Ping(key, finished(done_at, 0, None))))
+        await _wait_for_a_lock_wait(api)
+        assert not finish.done()
+        await other_writer.commit()
+    change = await finish
+    # The run time is the newer start's, as if the two writes had never overlapped.
+    assert change is not None and change.run_ms == 30_000
+    state = await _state(api, beat["id"])
+    assert (state.started_at, state.last_ping_at, state.last_run_ms) == (None, done_at, 30_000)
+    (tick,) = await _ticks(api)
+    assert (tick.checked_at, tick.response_time_ms) == (done_at, 30_000)
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_heartbeat_deleted_after_the_lookup_is_404_and_writes_nothing(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner)
+    doomed = await _heartbeat(owner)
+    async with api.state.engine.connect() as deleting:
+        await deleting.execute(text("DELETE FROM website WHERE id = :id"), {"id": doomed["id"]})
+        pings = [
+            asyncio.create_task(api.state.pings.submit(Ping(b["ping_key"], started(now))))
+            for b, now in ((doomed, datetime.now(UTC)), (beat, datetime.now(UTC)))
+        ]
+        await _wait_for_a_lock_wait(api)
+        await deleting.commit()
+    gone, kept = await asyncio.gather(*pings)
+    assert gone is None and kept is not None
+    assert (await _state(api, beat["id"])).started_at == kept.started_at
+    async with api.state.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(Heartbeat)) == 1
