@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from betteruptime.db.models import Heartbeat, Incident, IncidentEvent, WebsiteSt
 from betteruptime.db.ticks import TickView, all_ticks
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.heartbeats import record_silences, watch_heartbeats
-from tests.api.conftest import Api, Client
+from tests.api.conftest import Api, AppFactory, Client
 
 
 async def _heartbeat(owner: Client, **options: Any) -> Any:
@@ -401,3 +402,43 @@ async def test_a_heartbeat_deleted_after_the_lookup_is_404_and_writes_nothing(
     assert (await _state(api, beat["id"])).started_at == kept.started_at
     async with api.state.engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(Heartbeat)) == 1
+
+
+async def _chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_a_ping_body_over_the_request_limit_is_413_and_writes_nothing(
+    start_api: AppFactory,
+) -> None:
+    limit = 4096
+    async with start_api(max_request_bytes=limit) as api:
+        owner = await api.make_user("owner")
+        beat = await _heartbeat(owner)
+        path = f"/ping/{beat['ping_key']}/fail"
+        declared = await api.anonymous.post(path, content=b"x" * (limit + 1))
+        # A body without Content-Length is counted as it streams in.
+        streamed = await api.anonymous.post(path, content=_chunks(b"x" * (limit + 1)))
+        assert "content-length" not in streamed.request.headers
+        for response in (declared, streamed):
+            assert response.status_code == 413
+            assert response.json() == {"detail": f"request body is larger than {limit} bytes"}
+        assert await _ticks(api) == []
+        at_limit = await api.anonymous.post(path, content=b"x" * limit)
+        assert at_limit.status_code == 200
+        assert (await _state(api, beat["id"])).last_body == "x" * limit
+        metrics = (await api.anonymous.get("/metrics")).text
+        assert 'route="/ping/{key}/fail",status="413"' in metrics
+        assert 'route="/ping/{key}/fail",status="200"' in metrics
+
+
+async def test_unknown_keys_are_counted_under_the_ping_route(api: Api) -> None:
+    for method in ("GET", "HEAD", "POST"):
+        response = await api.anonymous.request(method, "/ping/no-such-key/start")
+        assert response.status_code == 404
+        if method != "HEAD":
+            assert response.json() == {"detail": "no heartbeat with this ping key"}
+    metrics = (await api.anonymous.get("/metrics")).text
+    for method in ("GET", "HEAD", "POST"):
+        assert f'method="{method}",route="/ping/{{key}}/start",status="404"' in metrics
