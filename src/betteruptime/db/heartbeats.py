@@ -115,16 +115,18 @@ WHERE w.ping_key = ANY($1::text[]) AND w.kind = 'heartbeat'
 _P = TICK_PARAMETERS
 # One row per heartbeat: the state after the last of its pings in the batch. Its ticks
 # are written only if the heartbeat was (`only`): ticks of a heartbeat written again
-# later are that write's. No lanes (see _PG_WRITE in db/ticks.py): the heartbeat locks
-# keep ping batches apart already, and lanes would make every batch in flight wait for
-# the one ahead to commit. Only the late loop's silence ticks meet these status rows
-# without those locks: a deadlock with them aborts this batch, which is written again.
+# later are that write's. Each website row gets the lock the tick write takes on it
+# anyway (FOR KEY SHARE) with its heartbeat's, website first, as a deletion takes them:
+# a website being deleted waits for this write, or this write waits and no longer finds
+# it, with no lock of it held in between. A batch of more than one tick takes its
+# region's lanes like any other (see _PG_WRITE in db/ticks.py), so it never deadlocks
+# with the late loop's silence ticks on the same status rows.
 _PG_WRITE_PINGS = write_statement(
     before=f"""locked AS (
-    SELECT h.website_id FROM heartbeat AS h
+    SELECT h.website_id FROM heartbeat AS h JOIN website AS w ON w.id = h.website_id
     WHERE h.website_id = ANY(${_P + 1}::uuid[])
     ORDER BY h.website_id
-    FOR UPDATE
+    FOR KEY SHARE OF w FOR UPDATE OF h
 ), hb AS (
     UPDATE heartbeat AS h SET
         down_at = p.down_at, late = false, started_at = p.started_at,
@@ -299,7 +301,7 @@ class PingWriter:
             try:
                 record = await apg.fetchrow(
                     _PG_WRITE_PINGS,
-                    *tick_arguments(HEARTBEAT_REGION, ticks, lanes=()),
+                    *tick_arguments(HEARTBEAT_REGION, ticks),
                     *_columns(rows),
                 )
             except Exception as exc:  # the driver's error type: CheckViolationError

@@ -153,8 +153,8 @@ def _status_code(value: int | None) -> int | None:
 #   each region has two lanes (a website's lane is the lowest bit of its id, as halves
 #   are split) and a batch first takes the transaction lock of each lane it writes, in
 #   lane order, before it locks any row. Writers of other regions never wait for it, nor
-#   does a single tick: it locks one status row, which cannot deadlock. Nor do batches of
-#   heartbeat pings, kept apart by their heartbeat row locks instead (db/heartbeats.py).
+#   does a single tick (a lone heartbeat ping): it locks one status row, which cannot
+#   deadlock.
 #   The streak counts the newest new tick of the batch per website: a batch spans 200 ms
 #   and a website is checked at most every few seconds, so two ticks of one website in
 #   one batch happen only when a backlog is flushed, and then the streak undercounts
