@@ -153,7 +153,8 @@ def _status_code(value: int | None) -> int | None:
 #   each region has two lanes (a website's lane is the lowest bit of its id, as halves
 #   are split) and a batch first takes the transaction lock of each lane it writes, in
 #   lane order, before it locks any row. Writers of other regions never wait for it, nor
-#   does a single tick (a heartbeat ping): it locks one status row, which cannot deadlock.
+#   does a single tick (a lone heartbeat ping): it locks one status row, which cannot
+#   deadlock.
 #   The streak counts the newest new tick of the batch per website: a batch spans 200 ms
 #   and a website is checked at most every few seconds, so two ticks of one website in
 #   one batch happen only when a backlog is flushed, and then the streak undercounts
@@ -168,14 +169,23 @@ def _status_code(value: int | None) -> int | None:
 #   website_id order too, and a deadlock PostgreSQL still finds aborts one batch, which
 #   its worker retries with its acks held.
 _LANE_LOCK_CLASS = 727_005
+# How many parameters the tick write takes ($1 to $12); a statement built on it with
+# write_statement() numbers its own from TICK_PARAMETERS + 1.
+TICK_PARAMETERS = 12
 
-_PG_WRITE = f"""
-WITH u AS (
+
+def write_statement(*, before: str = "", only: str = "", returning: str = "") -> str:
+    """Return the tick write SQL, extended for a caller that writes its own rows with it."""
+    # before: CTEs ahead of the tick write's own; only: a WHERE on its rows (u); returning:
+    # more result columns. The caller's parameters start at TICK_PARAMETERS + 1.
+    return f"""
+WITH {before}u AS (
     SELECT u.*, timestamptz 'epoch' + u.scheduled_us * interval '1 microsecond' AS scheduled_at
     FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::int4[], $5::text[], $6::int8[],
                 $7::int8[])
          AS u(website_id, status, status_code, response_time_ms, error, scheduled_us,
               delay_ms)
+    {only}
 ), lanes AS (
     SELECT count(pg_advisory_xact_lock({_LANE_LOCK_CLASS},
                                        (SELECT ref FROM region WHERE id = $8) * 2 + lane))
@@ -275,7 +285,11 @@ WITH u AS (
       AND website.next_check_at > w.checked_at + make_interval(secs => $11::float8)
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM w) AS status_updated
+       {returning}
 """  # noqa: S608 - built from constants, no input
+
+
+_PG_WRITE = write_statement()
 
 _SQLITE_ERROR = text("INSERT INTO tick_error (text) VALUES (:text) ON CONFLICT (text) DO NOTHING")
 
@@ -480,18 +494,27 @@ async def write_ticks_on(
     partition (see write_ticks). Without `lanes`, a batch of more than one tick takes
     both of its region's lanes (see _PG_WRITE).
     """
+    record = await apg.fetchrow(_PG_WRITE, *tick_arguments(region_id, rows, options, lanes))
+    return WriteResult(int(record["inserted"]), int(record["status_updated"]))
+
+
+def tick_arguments(
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions = StreakOptions(),
+    lanes: tuple[int, ...] | None = None,
+) -> list[Any]:
+    """Return the TICK_PARAMETERS arguments of a write_statement() for these rows."""
     if lanes is None:
         lanes = _BOTH_LANES if len(rows) > 1 else ()
-    record = await apg.fetchrow(
-        _PG_WRITE,
+    return [
         *_pg_columns(rows),
         region_id,
         options.confirmation_checks,
         options.recovery_checks,
         options.recheck_seconds,
         list(lanes),
-    )
-    return WriteResult(int(record["inserted"]), int(record["status_updated"]))
+    ]
 
 
 def _pg_columns(rows: Sequence[TickRow]) -> tuple[list[Any], ...]:
