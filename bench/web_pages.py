@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
 from bench.api import latencies, percentile, round_robin, token_for, wait_ready
 from bench.env import BETTERUPTIME, Backends, backends
 from bench.fill import add_region_and_status, add_users, add_websites, create_partitions_on
@@ -203,6 +205,17 @@ async def _measure(base_url: str, path: str, headers: dict[str, str], sizes: Siz
     return await latencies(requests, concurrency=sizes.concurrency, seconds=sizes.seconds)
 
 
+async def _page_bytes(url: str) -> dict[str, int]:
+    """Return the status page's size on the wire, plain and gzip-compressed."""
+    found = {}
+    async with httpx.AsyncClient(timeout=60) as client:
+        for name, encoding in (("page_bytes", "identity"), ("page_bytes_gzip", "gzip")):
+            response = await client.get(url, headers={"Accept-Encoding": encoding})
+            response.raise_for_status()
+            found[name] = int(response.headers["content-length"])
+    return found
+
+
 async def run(sizes: Sizes) -> list[Figure]:
     """Return p99 server time of the dashboard (four ways) and the status page.
 
@@ -233,6 +246,7 @@ async def run(sizes: Sizes) -> list[Figure]:
             for name, path, headers in cases:
                 measured[name] = await _measure(uncached_url, path, headers, sizes)
             measured[cached] = await _measure(cached_url, f"/s/{SLUG}", {}, sizes)
+            page_bytes = await _page_bytes(cached_url + f"/s/{SLUG}")
     floor = percentile(measured["GET /healthz"], 0.99) * 1000
     figures = []
     cache_of = {cases[-1][0]: 0.0, cached: CACHE_SECONDS}
@@ -257,6 +271,7 @@ async def run(sizes: Sizes) -> list[Figure]:
                     "websites": sizes.websites,
                     "status_page_websites": sizes.page_websites,
                     **({"status_page_cache_seconds": cache_of[name]} if name in cache_of else {}),
+                    **(page_bytes if name in cache_of else {}),
                 },
             )
         )

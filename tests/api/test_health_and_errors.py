@@ -175,7 +175,7 @@ async def test_body_that_is_not_utf8_is_422_not_400(api: Api, owner: Client) -> 
 async def test_405_lists_every_method_of_the_path(api: Api, owner: Client) -> None:
     response = await owner.request("PUT", f"/website/{uuid.uuid4()}")
     assert response.status_code == 405
-    assert response.headers["Allow"] == "DELETE, GET, PATCH"
+    assert response.headers["Allow"] == "DELETE, GET, HEAD, PATCH"
     assert response.json() == {"detail": "Method Not Allowed"}
 
 

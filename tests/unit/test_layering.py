@@ -72,7 +72,8 @@ RULES = [
     rule("worker", never=(LOOPS - {"worker"}) | {"api", "web", "app", "runtime", "cli"}),
     rule("alerting", never=(LOOPS - {"alerting"}) | {"api", "web", "app", "runtime", "cli"}),
     rule("api", never=LOOPS | {"web", "app", "runtime", "cli"}),
-    rule("web", never=LOOPS | {"api", "app", "runtime", "cli"}),
+    # Pages read through db's query functions, never over HTTP (not even from our own API).
+    rule("web", never=LOOPS | {"api", "app", "runtime", "cli", "httpx", "aiohttp", "requests"}),
     # What the API and the pages share: neither door may lean on one of them.
     rule("inputs", never=LOOPS | {"api", "web", "app", "runtime", "cli"}),
     rule("ratelimit", never=LOOPS | {"api", "web", "app", "runtime", "cli"}),

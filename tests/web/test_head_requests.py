@@ -10,7 +10,7 @@ from sqlalchemy import select
 from betteruptime.db.models import Website
 from betteruptime.rules.status import Status
 from betteruptime.web.mount import ROUTERS
-from tests.api.conftest import Api, insert_incident
+from tests.api.conftest import Api, Client, insert_incident
 from tests.web.conftest import Browser
 from tests.web.helpers import add_websites, user_id
 
@@ -82,3 +82,71 @@ def test_every_get_route_of_the_pages_allows_head(api: Api) -> None:
     # And only GET pages: a form's POST never answers HEAD.
     posts = [allowed for _, allowed in methods if "POST" in allowed]
     assert posts and all("HEAD" not in allowed for allowed in posts)
+
+
+async def _api_head_same_as_get(client: Client, path: str) -> int:
+    """Assert HEAD answers an API path like GET (status, headers), without a body."""
+    got = await client.get(path)
+    head = await client.request("HEAD", path)
+    assert head.status_code == got.status_code, (path, head.status_code, got.status_code)
+    assert head.content == b"", path
+    for name in ("content-type", "www-authenticate", "cache-control", "etag"):
+        assert head.headers.get(name) == got.headers.get(name), (path, name)
+    # The length of the body HEAD leaves out (some answers hold the time: not the GET's).
+    if got.content:
+        assert int(head.headers["content-length"]) > 0, path
+    return head.status_code
+
+
+async def test_every_get_route_of_the_api_answers_head_like_get(api: Api) -> None:
+    owner = await api.make_user("erin")
+    website = (await owner.post("/website", json={"url": "https://erin.example.com/"})).json()
+    incident_id = await insert_incident(
+        api, website["id"], started_ago=timedelta(hours=2), resolved_ago=timedelta(hours=1)
+    )
+    added = await owner.post("/channels", json={"name": "ops", "url": "ntfy://ntfy.sh/topic"})
+    assert added.status_code == 201, added.text
+    published = await owner.post(
+        "/status-pages", json={"title": "Erin", "slug": "erin", "website_ids": [website["id"]]}
+    )
+    assert published.status_code == 201, published.text
+    # Every GET operation the API documents, with its ids filled in: the defect was
+    # /incidents and /channels (shared with pages) answering 405 to a client's HEAD.
+    schema = (await api.http.get("/openapi.json")).json()
+    ids = {
+        "website_id": website["id"],
+        "incident_id": incident_id,
+        "channel_id": added.json()["id"],
+        "key": website["badge_key"],
+        "status_page_id": published.json()["id"],
+    }
+    checked = set()
+    for path, item in schema["paths"].items():
+        # A ping (GET or HEAD) records a heartbeat: pings document their own HEAD.
+        if "get" not in item or path.startswith("/ping/"):
+            continue
+        url = path.format_map(ids)
+        status = await _api_head_same_as_get(owner, url)
+        assert status < 500, url
+        checked.add(path)
+    assert {"/incidents", "/channels", "/websites", "/website/{website_id}"} <= checked
+    assert await _api_head_same_as_get(owner, "/incidents") == 200
+    assert await _api_head_same_as_get(owner, "/channels") == 200
+    # Without a token, as without Accept: text/html: the API's 401, not a 405.
+    assert await _api_head_same_as_get(api.anonymous, "/incidents") == 401
+    assert await _api_head_same_as_get(api.anonymous, "/channels") == 401
+    assert await _api_head_same_as_get(api.anonymous, "/healthz") == 200
+
+
+def test_every_get_route_of_the_app_allows_head_and_openapi_lists_get_only(api: Api) -> None:
+    routes = [r for r in api.app.routes if isinstance(r, APIRoute)]
+    gets = [r for r in routes if "GET" in (r.methods or ())]
+    assert len(gets) > 30
+    assert all("HEAD" in (r.methods or ()) for r in gets), [
+        r.path for r in gets if "HEAD" not in (r.methods or ())
+    ]
+    schema = api.app.openapi()
+    heads = sorted(path for path, item in schema["paths"].items() if "head" in item)
+    # Only the heartbeat pings document a HEAD of their own (a HEAD ping is a ping).
+    assert heads and all(path.startswith("/ping/") for path in heads), heads
+    assert "get" in schema["paths"]["/incidents"]

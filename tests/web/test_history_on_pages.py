@@ -111,3 +111,27 @@ async def test_daily_uptime_counts_what_daily_history_counts(alice: Browser, api
         assert light[website_id].failures == [d.failures for d in days]
     assert light[ids[0]].checks[-1] == 3 and light[ids[0]].failures[-1] == 1
     assert light[ids[2]].checks == [0] * 90
+
+
+async def test_uptime_under_the_bars_is_whole_when_the_name_has_a_colon(
+    alice: Browser, api: Api
+) -> None:
+    owner = await user_id(api, "alice")
+    [website_id] = await add_websites(api, owner, 1)
+    async with api.session() as session:
+        website = await session.get(Website, website_id)
+        assert website is not None
+        website.name = "API: production: eu"
+        await session.commit()
+    await _ticks(api, website_id, [Status.UP, Status.DOWN])
+    detail = (await alice.get(f"/websites/{website_id}")).text
+    legend = detail.split('<p class="bars-legend">', 1)[1].split("</p>", 1)[0]
+    assert legend == (
+        '<span aria-hidden="true">90 days ago</span>'
+        "<span>50.00% up over the last 90 days</span>"
+        '<span aria-hidden="true">today</span>'
+    )
+    # Screen readers still hear whose bars these are.
+    assert 'aria-label="API: production: eu: 50.00% up over the last 90 days"' in detail
+    # What a badge link reveals, said as the README says it (uptime and response time too).
+    assert "sees this website's status, uptime and response time — nothing else." in detail

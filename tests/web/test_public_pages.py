@@ -7,11 +7,11 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from betteruptime.db.models import StatusPage, Website
+from betteruptime.db.models import StatusPage, Website, WebsiteStatus
 from betteruptime.rules.status import Status
-from tests.api.conftest import Api
+from tests.api.conftest import Api, insert_incident
 from tests.web.conftest import Browser, new_browser
 from tests.web.helpers import add_websites, counting_statements, user_id
 
@@ -232,3 +232,29 @@ async def test_odd_requests_get_4xx_pages_never_500(alice: Browser, api: Api) ->
         assert response.status_code == status, (path, response.text[-1500:])
         assert response.headers["content-type"].startswith("text/html")
     assert re.search(r"Error \d{3}", (await alice.get(f"/websites/{uuid.uuid4()}")).text)
+
+
+async def test_status_badge_follows_incidents_not_the_last_raw_check(
+    alice: Browser, api: Api
+) -> None:
+    owner = await user_id(api, "alice")
+    # Its last check passed, but an incident is open: down (an incident closes on recovery).
+    [recovering] = await add_websites(api, owner, 1, statuses=[Status.UP], name="recovering")
+    await insert_incident(api, str(recovering))
+    # Its last check failed, but no incident opened (not confirmed yet): still up.
+    [flapping] = await add_websites(api, owner, 1, statuses=[Status.UP], name="flapping")
+    async with api.session() as session:
+        await session.execute(
+            update(WebsiteStatus).where(WebsiteStatus.website_id == flapping).values(status="DOWN")
+        )
+        await session.commit()
+        keys = {
+            w: await session.scalar(select(Website.badge_key).where(Website.id == w))
+            for w in (recovering, flapping)
+        }
+    visitor = new_browser(api)
+    for website, message in ((recovering, "down"), (flapping, "up")):
+        data = await visitor.get(f"/badge/{keys[website]}/status.json")
+        assert data.json()["message"] == message, website
+        svg = await visitor.get(f"/badge/{keys[website]}/status.svg")
+        assert f"status: {message}" in svg.text, website

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import uuid
 from datetime import UTC, datetime
 
@@ -88,7 +89,7 @@ async def test_a_current_etag_gets_304_in_any_form_and_head_has_no_body(
     assert head.status_code == 200 and head.content == b""
     for name in ("ETag", "Cache-Control", "Content-Type", "Content-Security-Policy"):
         assert head.headers[name] == first.headers[name], name
-    assert int(head.headers["Content-Length"]) == len(first.content)
+    assert head.headers["Content-Length"] == first.headers["Content-Length"]
     conditional = await visitor.http.head("/s/acme", headers={"If-None-Match": etag})
     assert conditional.status_code == 304
     assert (await visitor.http.head("/s/nope")).status_code == 404
@@ -146,3 +147,56 @@ async def test_with_the_cache_off_every_request_computes_the_page(start_api: App
             after = await visitor.get("/s/acme")
         assert len(second) == len(first) > 3
         assert "All systems operational" in before.text and "Major outage" in after.text
+
+
+async def test_the_page_is_gzipped_for_clients_that_accept_it_with_its_own_etag(
+    alice: Browser, api: Api
+) -> None:
+    await _page(alice, api, size=40)
+    visitor = new_browser(api)
+    plain = await visitor.get("/s/acme", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = await visitor.get("/s/acme", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    # httpx unzipped it: the same page, in a tenth of the bytes or less on the wire.
+    assert zipped.content == plain.content
+    async with visitor.http.stream("GET", "/s/acme", headers={"Accept-Encoding": "gzip"}) as raw:
+        body = b"".join([chunk async for chunk in raw.aiter_raw()])
+    assert gzip.decompress(body) == plain.content
+    wire = int(zipped.headers["Content-Length"])
+    assert wire == len(body)
+    assert wire * 10 < int(plain.headers["Content-Length"]) == len(plain.content)
+    for answer in (plain, zipped):
+        assert answer.headers["Vary"] == "Accept-Encoding"
+        assert answer.headers["Cache-Control"] == "public, max-age=60"
+    # Two encodings are two representations, each with its own ETag; either is current.
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    for etag in (plain.headers["ETag"], zipped.headers["ETag"]):
+        for encoding in ("identity", "gzip"):
+            again = await visitor.get(
+                "/s/acme", headers={"If-None-Match": etag, "Accept-Encoding": encoding}
+            )
+            assert again.status_code == 304 and again.content == b"", (etag, encoding)
+    # HEAD: the gzipped answer's headers, its length too, without a body.
+    head = await visitor.http.head("/s/acme", headers={"Accept-Encoding": "gzip"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Length"] == str(wire)
+    assert head.headers["ETag"] == zipped.headers["ETag"]
+    # gzip refused with q=0 (or not offered): the plain page.
+    for header in ("gzip;q=0", "br", "gzip;q=0, *"):
+        refused = await visitor.get("/s/acme", headers={"Accept-Encoding": header})
+        assert "content-encoding" not in refused.headers, header
+    assert (await visitor.get("/s/acme", headers={"Accept-Encoding": "*"})).headers.get(
+        "content-encoding"
+    ) == "gzip"
+
+
+async def test_pages_with_a_csrf_token_are_never_compressed(alice: Browser, api: Api) -> None:
+    # BREACH: a page that holds a secret (the CSRF token) beside text from the request (the
+    # search box) must not be compressed, or its size would leak the secret bit by bit.
+    await add_websites(api, await user_id(api, "alice"), 60)
+    for path in ("/?q=csrf_token", "/websites/new", "/account", "/status-pages/new"):
+        answer = await alice.get(path, headers={"Accept-Encoding": "gzip"})
+        assert answer.status_code == 200, path
+        assert 'name="csrf_token"' in answer.text, path
+        assert "content-encoding" not in answer.headers, path

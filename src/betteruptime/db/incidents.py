@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,11 +137,9 @@ async def availability(
 
 def _owned(owner_id: uuid.UUID) -> Select[Any]:
     # The owner is part of every lookup: another user's incident is simply not found.
-    return (
-        select(Incident)
-        .join(Website, Website.id == Incident.website_id)
-        .where(Website.owner_id == owner_id)
-    )
+    # Incident.owner_id, copied from the website's owner on insert, lets the index (owner,
+    # start) find and order the owner's incidents.
+    return select(Incident).where(Incident.owner_id == owner_id)
 
 
 async def list_incidents(
@@ -184,49 +182,70 @@ async def incidents_page(
     website_id: uuid.UUID | None = None,
     limit: int = 25,
     offset: int = 0,
+    unresolved: int | None = None,
 ) -> tuple[list[ListedIncident], bool]:
     """Return one page of the owner's incidents, and whether more follow.
 
     Unresolved incidents come first (there is at most one per website), then resolved
-    ones; newest first within each.
+    ones; newest first within each. `unresolved` is count_unresolved's answer, if known.
     """
-    where = _listed(owner_id, unresolved_only, website_id)
-    resolved_last = case((Incident.state == RESOLVED, 1), else_=0)
-    # One row more than asked tells whether a next page exists; an exact total would cost
-    # a second pass over every incident of the owner (115 ms of 365 ms with 101,000, measured
-    # on 2 busy cores).
+    # Two parts, each read in order from an index (the partial one of unresolved
+    # incidents, then (owner, start)), instead of one ORDER BY resolved-last that sorted
+    # every incident of the owner on every view. One row more than asked tells whether a
+    # next page exists; an exact total would cost a pass over every incident of the owner.
+    wanted = limit + 1
+    if unresolved is None:
+        unresolved = await count_unresolved(session, owner_id, website_id)
+    listed: list[ListedIncident] = []
+    if offset < unresolved:
+        listed += await _listed_part(session, owner_id, website_id, False, wanted, offset)
+    if not unresolved_only and len(listed) < wanted:
+        listed += await _listed_part(
+            session, owner_id, website_id, True, wanted - len(listed), max(0, offset - unresolved)
+        )
+    return listed[:limit], len(listed) > limit
+
+
+async def _listed_part(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    website_id: uuid.UUID | None,
+    resolved: bool,
+    limit: int,
+    offset: int,
+) -> list[ListedIncident]:
+    where = _listed(owner_id, website_id)
+    where.append(Incident.state == RESOLVED if resolved else Incident.state != RESOLVED)
     rows = await session.execute(
         select(Incident, Website.name, Website.url)
         .join(Website, Website.id == Incident.website_id)
         .where(*where)
-        .order_by(resolved_last, Incident.started_at.desc(), Incident.id.desc())
-        .limit(limit + 1)
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+        .limit(limit)
         .offset(offset)
     )
-    listed = [ListedIncident(IncidentRow.of(i), name, url) for i, name, url in rows]
-    return listed[:limit], len(listed) > limit
+    return [ListedIncident(IncidentRow.of(i), name, url) for i, name, url in rows]
 
 
 async def count_unresolved(
     session: AsyncSession, owner_id: uuid.UUID, website_id: uuid.UUID | None = None
 ) -> int:
     """Return how many of the owner's incidents (of one website, when given) are unresolved."""
-    # Read from the partial unique index of unresolved incidents: small whatever the history.
+    # Read from the partial index of unresolved incidents: small whatever the history.
     total = await session.scalar(
         select(func.count())
         .select_from(Incident)
         .join(Website, Website.id == Incident.website_id)
-        .where(*_listed(owner_id, True, website_id))
+        .where(*_listed(owner_id, website_id), Incident.state != RESOLVED)
     )
     return int(total or 0)
 
 
-def _listed(
-    owner_id: uuid.UUID, unresolved_only: bool, website_id: uuid.UUID | None
-) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Website.owner_id == owner_id]
-    if unresolved_only:
-        where.append(Incident.state != RESOLVED)
+def _listed(owner_id: uuid.UUID, website_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
+    # Incident.owner_id alone: the website's owner as well (always the same) made
+    # PostgreSQL count the two as independent filters, expect 1/20 of the rows, and sort
+    # them all instead of walking the index.
+    where: list[ColumnElement[bool]] = [Incident.owner_id == owner_id]
     if website_id is not None:
         where.append(Incident.website_id == website_id)
     return where

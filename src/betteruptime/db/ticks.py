@@ -155,7 +155,8 @@ def _status_code(value: int | None) -> int | None:
 #   each region has two lanes (a website's lane is the lowest bit of its id, as halves
 #   are split) and a batch first takes the transaction lock of each lane it writes, in
 #   lane order, before it locks any row. Writers of other regions never wait for it, nor
-#   does a single tick (a heartbeat ping): it locks one status row, which cannot deadlock.
+#   does a single tick (a lone heartbeat ping): it locks one status row, which cannot
+#   deadlock.
 #   The streak counts the newest new tick of the batch per website: a batch spans 200 ms
 #   and a website is checked at most every few seconds, so two ticks of one website in
 #   one batch happen only when a backlog is flushed, and then the streak undercounts
@@ -178,18 +179,27 @@ def _status_code(value: int | None) -> int | None:
 #   is the same. Inside a caller's transaction the failure would abort it, so there the
 #   batch goes in with ON CONFLICT DO NOTHING at once.
 _LANE_LOCK_CLASS = 727_005
+# How many parameters the tick write takes ($1 to $12); a statement built on it with
+# write_statement() numbers its own from TICK_PARAMETERS + 1.
+TICK_PARAMETERS = 12
 
 
-def _pg_write(*, dedup: bool) -> str:
-    """Return the write statement; without dedup, a redelivered tick fails it."""
+def write_statement(
+    *, before: str = "", only: str = "", returning: str = "", dedup: bool = True
+) -> str:
+    """Return the tick write SQL, extended for a caller that writes its own rows with it."""
+    # before: CTEs ahead of the tick write's own; only: a WHERE on its rows (u); returning:
+    # more result columns. The caller's parameters start at TICK_PARAMETERS + 1. Without
+    # dedup the ticks go in as plain INSERTs, and a tick stored before fails the statement.
     on_conflict = "ON CONFLICT DO NOTHING" if dedup else ""
     return f"""
-WITH u AS (
+WITH {before}u AS (
     SELECT u.*, timestamptz 'epoch' + u.scheduled_us * interval '1 microsecond' AS scheduled_at
     FROM unnest($1::uuid[], $2::int2[], $3::int2[], $4::int4[], $5::text[], $6::int8[],
                 $7::int8[])
          AS u(website_id, status, status_code, response_time_ms, error, scheduled_us,
               delay_ms)
+    {only}
 ), lanes AS (
     SELECT count(pg_advisory_xact_lock({_LANE_LOCK_CLASS},
                                        (SELECT ref FROM region WHERE id = $8) * 2 + lane))
@@ -289,11 +299,12 @@ WITH u AS (
       AND website.next_check_at > w.checked_at + make_interval(secs => $11::float8)
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM w) AS status_updated
+       {returning}
 """  # noqa: S608 - built from constants, no input
 
 
-_PG_WRITE = _pg_write(dedup=True)
-_PG_WRITE_NEW = _pg_write(dedup=False)
+_PG_WRITE = write_statement()
+_PG_WRITE_NEW = write_statement(dedup=False)
 
 _SQLITE_ERROR = text("INSERT INTO tick_error (text) VALUES (:text) ON CONFLICT (text) DO NOTHING")
 
@@ -577,18 +588,9 @@ async def write_ticks_on(
     PostgreSQL only. The driver's errors come unwrapped; the caller handles a missing
     partition (see write_ticks). Without `lanes`, a batch of more than one tick takes
     both of its region's lanes (see _PG_WRITE). Outside a transaction the batch is tried
-    as plain inserts first (see _pg_write).
+    as plain inserts first (see write_statement).
     """
-    if lanes is None:
-        lanes = _BOTH_LANES if len(rows) > 1 else ()
-    args = (
-        *_pg_columns(rows),
-        region_id,
-        options.confirmation_checks,
-        options.recovery_checks,
-        options.recheck_seconds,
-        list(lanes),
-    )
+    args = tick_arguments(region_id, rows, options, lanes)
     if not apg.is_in_transaction():
         try:
             record = await apg.fetchrow(_PG_WRITE_NEW, *args)
@@ -598,6 +600,25 @@ async def write_ticks_on(
             return WriteResult(int(record["inserted"]), int(record["status_updated"]))
     record = await apg.fetchrow(_PG_WRITE, *args)
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
+
+
+def tick_arguments(
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions = StreakOptions(),
+    lanes: tuple[int, ...] | None = None,
+) -> list[Any]:
+    """Return the TICK_PARAMETERS arguments of a write_statement() for these rows."""
+    if lanes is None:
+        lanes = _BOTH_LANES if len(rows) > 1 else ()
+    return [
+        *_pg_columns(rows),
+        region_id,
+        options.confirmation_checks,
+        options.recovery_checks,
+        options.recheck_seconds,
+        list(lanes),
+    ]
 
 
 def _pg_columns(rows: Sequence[TickRow]) -> tuple[list[Any], ...]:

@@ -26,7 +26,6 @@ from betteruptime.web.routes import (
     status_pages,
     websites,
 )
-from betteruptime.web.routing import answer_head
 from betteruptime.web.state import WebState
 from betteruptime.web.templating import STATIC_DIR, make_templates
 
@@ -91,6 +90,4 @@ def install_web(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _login_required)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in ROUTERS:
-        # Before adding: the app's routes are these same route objects.
-        answer_head(router.routes)
         add_routes(app, router, in_schema=False)

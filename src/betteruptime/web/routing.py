@@ -1,11 +1,9 @@
-"""How pages are routed: paths shared with the JSON API, and HEAD answered like GET."""
+"""How pages are routed at paths shared with the JSON API (HEAD: see betteruptime.routes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 from starlette.types import Scope
 
 
@@ -25,13 +23,3 @@ def wants_html(scope: Scope) -> bool:
     if b"authorization" in headers:
         return False
     return b"text/html" in headers.get(b"accept", b"")
-
-
-def answer_head(routes: Iterable[BaseRoute]) -> None:
-    """Let every GET page among routes answer HEAD too (FastAPI routes answer 405 to it)."""
-    # Starlette's own Route adds HEAD beside GET; FastAPI's APIRoute does not. The handler
-    # runs as for GET (same status, headers and Content-Length), and the server sends no
-    # body: uvicorn drops a HEAD answer's body itself, as Starlette's FileResponse expects.
-    for route in routes:
-        if isinstance(route, APIRoute) and route.methods and "GET" in route.methods:
-            route.methods.add("HEAD")

@@ -50,6 +50,7 @@ async def list_incidents(
     only = await _website_filter(page, website)
     number = page_number(p)
     website_id = None if only is None else only.id
+    unresolved = await incidents.count_unresolved(page.db, page.me.id, website_id)
     rows, more = await incidents.incidents_page(
         page.db,
         page.me.id,
@@ -57,8 +58,8 @@ async def list_incidents(
         website_id=website_id,
         limit=PAGE_SIZE,
         offset=(number - 1) * PAGE_SIZE,
+        unresolved=unresolved,
     )
-    unresolved = await incidents.count_unresolved(page.db, page.me.id, website_id)
 
     def link(to_show: str, to_page: int = 1) -> str:
         params = {"show": to_show} if to_show != "all" else {}
