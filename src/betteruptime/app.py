@@ -17,6 +17,7 @@ from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import install_error_handlers
 from betteruptime.api.metrics import ApiMetrics, MetricsMiddleware
 from betteruptime.api.openapi import install_openapi
+from betteruptime.api.ping_path import PingPath
 from betteruptime.api.routes import (
     badges,
     channels,
@@ -135,9 +136,17 @@ def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> Fast
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=api_metrics)
+    # Outermost: the pings skip the stack above and get what it gives them (ping_path.py).
+    app.add_middleware(
+        PingPath,
+        routes=pings.serving_routes,
+        metrics=api_metrics,
+        max_bytes=settings.max_request_bytes,
+    )
     install_openapi(app, settings)
     # Routes are matched in order, one regex each: the machine-driven ones (pings, probes)
-    # first. No other route serves a path under /ping/ or /healthz.
+    # first. No other route serves a path under /ping/ or /healthz. The ping serving routes
+    # are here too (PingPath answers their requests first) so the router knows them.
     app.router.routes.extend(pings.serving_routes)
     add_routes(app, pings.router)
     add_routes(app, health.router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from betteruptime.db.models import Heartbeat, Incident, IncidentEvent, WebsiteSt
 from betteruptime.db.ticks import TickView, all_ticks
 from betteruptime.rules.status import Status
 from betteruptime.scheduler.heartbeats import record_silences, watch_heartbeats
-from tests.api.conftest import Api, Client
+from tests.api.conftest import Api, AppFactory, Client
 
 
 async def _heartbeat(owner: Client, **options: Any) -> Any:
@@ -337,3 +338,107 @@ async def test_a_ping_on_a_day_without_partition_gets_one(api: Api, owner: Clien
     (tick,) = await _ticks(api)
     assert tick.checked_at == long_ago
     assert day in {p.day for p in await partitions.list_partitions(api.state.engine)}
+
+
+async def _wait_for_a_lock_wait(api: Api) -> None:
+    """Return once some session of this database waits for a row lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with api.state.engine.connect() as conn:
+            if await conn.scalar(query):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the ping writer never waited for the lock")
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_heartbeat_changed_after_the_lookup_is_looked_up_again(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner)
+    key, website_id = beat["ping_key"], uuid.UUID(beat["id"])
+    begun = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    assert await api.state.pings.submit(Ping(key, started(begun))) is not None
+    # Another writer (another API process) records a newer start and holds the row: the
+    # ping's lookup reads the old start, its write waits, then finds the row changed.
+    restarted = begun + timedelta(minutes=5)
+    async with api.state.engine.connect() as other_writer:
+        await other_writer.execute(
+            update(Heartbeat).where(Heartbeat.website_id == website_id).values(started_at=restarted)
+        )
+        done_at = restarted + timedelta(seconds=30)
+        finish = asyncio.create_task(api.state.pings.submit(Ping(key, finished(done_at, 0, None))))
+        await _wait_for_a_lock_wait(api)
+        assert not finish.done()
+        await other_writer.commit()
+    change = await finish
+    # The run time is the newer start's, as if the two writes had never overlapped.
+    assert change is not None and change.run_ms == 30_000
+    state = await _state(api, beat["id"])
+    assert (state.started_at, state.last_ping_at, state.last_run_ms) == (None, done_at, 30_000)
+    (tick,) = await _ticks(api)
+    assert (tick.checked_at, tick.response_time_ms) == (done_at, 30_000)
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_heartbeat_deleted_after_the_lookup_is_404_and_writes_nothing(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner)
+    doomed = await _heartbeat(owner)
+    async with api.state.engine.connect() as deleting:
+        await deleting.execute(text("DELETE FROM website WHERE id = :id"), {"id": doomed["id"]})
+        pings = [
+            asyncio.create_task(api.state.pings.submit(Ping(b["ping_key"], started(now))))
+            for b, now in ((doomed, datetime.now(UTC)), (beat, datetime.now(UTC)))
+        ]
+        await _wait_for_a_lock_wait(api)
+        await deleting.commit()
+    gone, kept = await asyncio.gather(*pings)
+    assert gone is None and kept is not None
+    assert (await _state(api, beat["id"])).started_at == kept.started_at
+    async with api.state.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(Heartbeat)) == 1
+
+
+async def _chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_a_ping_body_over_the_request_limit_is_413_and_writes_nothing(
+    start_api: AppFactory,
+) -> None:
+    limit = 4096
+    async with start_api(max_request_bytes=limit) as api:
+        owner = await api.make_user("owner")
+        beat = await _heartbeat(owner)
+        path = f"/ping/{beat['ping_key']}/fail"
+        declared = await api.anonymous.post(path, content=b"x" * (limit + 1))
+        # A body without Content-Length is counted as it streams in.
+        streamed = await api.anonymous.post(path, content=_chunks(b"x" * (limit + 1)))
+        assert "content-length" not in streamed.request.headers
+        for response in (declared, streamed):
+            assert response.status_code == 413
+            assert response.json() == {"detail": f"request body is larger than {limit} bytes"}
+        assert await _ticks(api) == []
+        at_limit = await api.anonymous.post(path, content=b"x" * limit)
+        assert at_limit.status_code == 200
+        assert (await _state(api, beat["id"])).last_body == "x" * limit
+        metrics = (await api.anonymous.get("/metrics")).text
+        assert 'route="/ping/{key}/fail",status="413"' in metrics
+        assert 'route="/ping/{key}/fail",status="200"' in metrics
+
+
+async def test_unknown_keys_are_counted_under_the_ping_route(api: Api) -> None:
+    for method in ("GET", "HEAD", "POST"):
+        response = await api.anonymous.request(method, "/ping/no-such-key/start")
+        assert response.status_code == 404
+        if method != "HEAD":
+            assert response.json() == {"detail": "no heartbeat with this ping key"}
+    metrics = (await api.anonymous.get("/metrics")).text
+    for method in ("GET", "HEAD", "POST"):
+        assert f'method="{method}",route="/ping/{{key}}/start",status="404"' in metrics

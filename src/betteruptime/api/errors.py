@@ -134,7 +134,7 @@ async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated or _looks_like_connection_failure(exc):
         return await _database_unavailable(request, exc)
-    return _internal_error(exc, request.scope)
+    return internal_error(exc, request.scope)
 
 
 def _looks_like_connection_failure(exc: DBAPIError) -> bool:
@@ -145,7 +145,8 @@ def _looks_like_connection_failure(exc: DBAPIError) -> bool:
     return "unable to open database file" in text or "connection" in text
 
 
-def _internal_error(exc: BaseException, scope: Scope) -> JSONResponse:
+def internal_error(exc: BaseException, scope: Scope) -> JSONResponse:
+    """Return the bare JSON 500 for an unhandled error, logged with its request."""
     log.error(
         "unhandled error",
         method=scope.get("method"),
@@ -180,7 +181,7 @@ class CatchAllMiddleware:
             if started:
                 # Headers are already out: nothing sane left to send, let the server close it.
                 raise
-            await _internal_error(exc, scope)(scope, receive, send)
+            await internal_error(exc, scope)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -44,17 +44,42 @@ class ApiMetrics:
         return generate_latest(self.registry) + generate_latest(REGISTRY)
 
 
-class MetricsMiddleware:
-    """Count and time every HTTP request, labelled by the route template it matched."""
+class RequestRecorder:
+    """Counts and times answered requests by route template, method and status."""
 
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self.app = app
+    def __init__(self, metrics: ApiMetrics) -> None:
         self.metrics = metrics
         # The labelled children, found once per label set: prometheus_client's labels()
         # takes a lock and builds a key on every call (12 µs a request for the two, 4 µs
         # with the children kept). The label sets are bounded (route templates, methods,
         # statuses), and so is this dict.
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one answered request of scope, labelled by the route it matched."""
+        # The router writes the matched route into the request's scope dict. Its template
+        # without convertors: /ping/{key}/{exit_status}, not {exit_status:int}.
+        route = getattr(scope.get("route"), "path_format", None) or UNMATCHED
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.metrics.requests.labels(route, method, str(status)),
+                self.metrics.latency.labels(route, method),
+            )
+            self._children[key] = children
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
+
+
+class MetricsMiddleware:
+    """Count and time every HTTP request, labelled by the route template it matched."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.recorder = RequestRecorder(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,21 +97,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            # The router writes the matched route into this same scope dict. Its template
-            # without convertors: /ping/{key}/{exit_status}, not {exit_status:int}.
-            route = getattr(scope.get("route"), "path_format", None) or UNMATCHED
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            key = (route, method, status)
-            children = self._children.get(key)
-            if children is None:
-                children = (
-                    self.metrics.requests.labels(route, method, str(status)),
-                    self.metrics.latency.labels(route, method),
-                )
-                self._children[key] = children
-            requests, latency = children
-            requests.inc()
-            latency.observe(time.perf_counter() - started)
+            self.recorder.record(scope, status, time.perf_counter() - started)
 
 
 router = APIRouter()

@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from betteruptime.db import partitions
 from betteruptime.db.models import Heartbeat, Website
 from betteruptime.db.ticks import (
+    TICK_PARAMETERS,
     TickRow,
     is_missing_partition,
     register_region,
+    tick_arguments,
+    write_statement,
     write_ticks,
-    write_ticks_on,
 )
 from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
@@ -93,33 +95,61 @@ class Ping:
     decide: Callable[[PingTarget], PingUpdate]
 
 
-# PostgreSQL: a batch of pings is one transaction on the driver's connection (no ORM; the
-# writer keeps its connection between batches). The heartbeat rows are locked in
-# website_id order, so two API processes writing overlapping batches wait for each other
-# instead of deadlocking, and a ping never computes its run time or deadline from a
-# state another batch is changing. The website rows get the lock the tick write takes on
-# them anyway (FOR KEY SHARE) at the same moment: a website being deleted waits for this
-# batch, or this batch waits and no longer finds it (404), with no lock taken in between.
+# PostgreSQL: a batch of pings is two statements on the driver's connection (no ORM; the
+# writer keeps its connection between batches), with no transaction held open between
+# them: a lookup, then one write that moves the heartbeat rows and stores the ticks (and
+# status rows) together. The write is a compare-and-set: it changes a heartbeat only if
+# its last_ping_at and started_at are still what the lookup read, so a ping never
+# computes its run time or deadline from a state another batch changed meanwhile; the
+# pings of a heartbeat that did change are looked up and written again. The write locks
+# its heartbeat rows in website_id order before it touches anything else, so batches in
+# flight together (several writers, several API processes) wait for each other instead
+# of deadlocking, and two batches never write the same status rows at once (a push
+# status row is its heartbeat's). A website deleted after the lookup has no heartbeat row
+# left to change: its pings are looked up again and find nothing (404).
 _PG_LOOKUP = """
 SELECT w.ping_key, w.id, w.options, w.enabled, w.created_at, h.last_ping_at, h.started_at
 FROM website AS w JOIN heartbeat AS h ON h.website_id = w.id
 WHERE w.ping_key = ANY($1::text[]) AND w.kind = 'heartbeat'
-ORDER BY w.id
-FOR UPDATE OF h FOR KEY SHARE OF w
 """
-# One row per heartbeat: the state after the last of its pings in the batch.
-_PG_UPDATE = """
-UPDATE heartbeat AS h SET
-    down_at = u.down_at, late = false, started_at = u.started_at,
-    last_ping_at = CASE WHEN u.finished THEN u.last_ping_at ELSE h.last_ping_at END,
-    last_exit_status = CASE WHEN u.finished THEN u.exit_status ELSE h.last_exit_status END,
-    last_run_ms = COALESCE(u.run_ms, h.last_run_ms),
-    last_body = CASE WHEN u.finished THEN u.body ELSE h.last_body END
-FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::bool[],
-            $5::timestamptz[], $6::int2[], $7::int4[], $8::text[])
-     AS u(website_id, down_at, started_at, finished, last_ping_at, exit_status, run_ms, body)
-WHERE h.website_id = u.website_id
-"""
+_P = TICK_PARAMETERS
+# One row per heartbeat: the state after the last of its pings in the batch. Its ticks
+# are written only if the heartbeat was (`only`): ticks of a heartbeat written again
+# later are that write's. Each website row gets the lock the tick write takes on it
+# anyway (FOR KEY SHARE) with its heartbeat's, website first, as a deletion takes them:
+# a website being deleted waits for this write, or this write waits and no longer finds
+# it, with no lock of it held in between. A batch of more than one tick takes its
+# region's lanes like any other (see _PG_WRITE in db/ticks.py), so it never deadlocks
+# with the late loop's silence ticks on the same status rows.
+_PG_WRITE_PINGS = write_statement(
+    before=f"""locked AS (
+    SELECT h.website_id FROM heartbeat AS h JOIN website AS w ON w.id = h.website_id
+    WHERE h.website_id = ANY(${_P + 1}::uuid[])
+    ORDER BY h.website_id
+    FOR KEY SHARE OF w FOR UPDATE OF h
+), hb AS (
+    UPDATE heartbeat AS h SET
+        down_at = p.down_at, late = false, started_at = p.started_at,
+        last_ping_at = CASE WHEN p.finished THEN p.last_ping_at ELSE h.last_ping_at END,
+        last_exit_status = CASE WHEN p.finished THEN p.exit_status
+                                ELSE h.last_exit_status END,
+        last_run_ms = COALESCE(p.run_ms, h.last_run_ms),
+        last_body = CASE WHEN p.finished THEN p.body ELSE h.last_body END
+    FROM unnest(${_P + 1}::uuid[], ${_P + 2}::timestamptz[], ${_P + 3}::timestamptz[],
+                ${_P + 4}::timestamptz[], ${_P + 5}::timestamptz[], ${_P + 6}::bool[],
+                ${_P + 7}::timestamptz[], ${_P + 8}::int2[], ${_P + 9}::int4[],
+                ${_P + 10}::text[])
+         AS p(website_id, seen_last_ping_at, seen_started_at, down_at, started_at,
+              finished, last_ping_at, exit_status, run_ms, body)
+    WHERE h.website_id = p.website_id
+      AND (SELECT count(*) FROM locked) >= 0  -- every lock first: a one-time filter
+      AND h.last_ping_at IS NOT DISTINCT FROM p.seen_last_ping_at
+      AND h.started_at IS NOT DISTINCT FROM p.seen_started_at
+    RETURNING h.website_id
+), """,  # noqa: S608 - built from constants, no input
+    only="WHERE u.website_id IN (SELECT website_id FROM hb)",
+    returning=", ARRAY(SELECT website_id FROM hb) AS written",
+)
 # The server is gone or ended this session: a closed socket, or (when the server said why
 # before closing it) a shutdown, a crash, or a backend terminated by an administrator.
 _CONNECTION_LOST = (
@@ -133,13 +163,19 @@ _CONNECTION_LOST = (
 # How many times a batch is written before its error reaches the pings: a deadlock, a
 # missing partition or a kept connection found dead is worth another attempt.
 _ATTEMPTS = 3
+# How many times the pings of a heartbeat other writers keep changing are looked up and
+# written again before the batch fails (each time, some other write of it succeeded).
+_ROUNDS = 20
 
 
 @dataclass(slots=True)
 class _Row:
-    """A heartbeat's final state after the pings of one batch (the _PG_UPDATE row)."""
+    """A heartbeat's final state after the pings of one batch (a row of _PG_WRITE_PINGS)."""
 
     change: PingUpdate
+    # What the lookup read: the write changes the heartbeat only if it still holds.
+    seen_last_ping_at: datetime | None = None
+    seen_started_at: datetime | None = None
     finished: bool = False
     last_ping_at: datetime | None = None
     exit_status: int | None = None
@@ -215,10 +251,8 @@ class PingWriter:
         raise AssertionError("every attempt returns or raises")
 
     async def aclose(self) -> None:
-        """Return the kept connection to the pool."""
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
+        """Close the kept connection (not returned to the pool: its session is the writer's)."""
+        await self._drop()
 
     async def _drop(self) -> None:
         if self._conn is not None:
@@ -230,11 +264,24 @@ class PingWriter:
 
     async def _record_postgres(self, pings: Sequence[Ping]) -> list[PingUpdate | None]:
         if self._conn is None:
-            self._conn = await self._engine.connect()
+            conn = await self._engine.connect()
+            raw = await conn.get_raw_connection()
+            # Every row this connection reads or writes is found by a key, and a sequential
+            # scan is never the plan for that at any size that matters. But PostgreSQL
+            # caches one generic plan per statement and connection, made (after five runs)
+            # from the table sizes of that moment, and the push region's status rows grow
+            # from none as heartbeats first report: a plan made while there were few of
+            # them scanned them all on every batch (16 ms for a batch of 16 once there were
+            # 3,000) until an ANALYZE. Planning every batch anew would cost 0.7 ms a batch.
+            driver: Any = raw.driver_connection
+            await driver.execute("SET enable_seqscan = off")
+            self._conn = conn
         raw = await self._conn.get_raw_connection()
         apg: Any = raw.driver_connection
-        keys = sorted({p.key for p in pings})
-        async with apg.transaction():
+        results: list[PingUpdate | None] = [None] * len(pings)
+        todo = list(range(len(pings)))
+        for _ in range(_ROUNDS):
+            batch = [pings[i] for i in todo]
             targets = {
                 r["ping_key"]: PingTarget(
                     website_id=r["id"],
@@ -244,20 +291,35 @@ class PingWriter:
                     last_ping_at=r["last_ping_at"],
                     started_at=r["started_at"],
                 )
-                for r in await apg.fetch(_PG_LOOKUP, keys)
+                for r in await apg.fetch(_PG_LOOKUP, sorted({p.key for p in batch}))
             }
-            changes, rows, ticks = _apply(targets, pings)
-            if rows:
-                await apg.execute(_PG_UPDATE, *_columns(rows))
-            if ticks:
-                try:
-                    await write_ticks_on(apg, HEARTBEAT_REGION, ticks)
-                except Exception as exc:  # the driver's error type: CheckViolationError
-                    if not is_missing_partition(exc):
-                        raise
-                    days = sorted({partitions.utc_day(t.scheduled_at) for t in ticks})
-                    raise _PartitionsMissing(days) from exc
-        return changes
+            # The websites of the pings, before _apply moves the targets' state on.
+            owners = [targets[p.key].website_id if p.key in targets else None for p in batch]
+            changes, rows, ticks = _apply(targets, batch)
+            if not rows:
+                return results  # unknown keys only: nothing to write
+            try:
+                record = await apg.fetchrow(
+                    _PG_WRITE_PINGS,
+                    *tick_arguments(HEARTBEAT_REGION, ticks),
+                    *_columns(rows),
+                )
+            except Exception as exc:  # the driver's error type: CheckViolationError
+                if not is_missing_partition(exc):
+                    raise
+                days = sorted({partitions.utc_day(t.scheduled_at) for t in ticks})
+                raise _PartitionsMissing(days) from exc
+            written = set(record["written"])
+            retry = []
+            for i, owner, change in zip(todo, owners, changes, strict=True):
+                if owner is None or owner in written:
+                    results[i] = change
+                else:
+                    retry.append(i)
+            if not retry:
+                return results
+            todo = retry
+        raise RuntimeError("heartbeats changed by other writers on every attempt")
 
 
 class _PartitionsMissing(Exception):
@@ -280,6 +342,7 @@ def _apply(
         if target is None:
             changes.append(None)
             continue
+        seen_last, seen_started = target.last_ping_at, target.started_at
         change = p.decide(target)
         changes.append(change)
         # The next ping of the same heartbeat in this batch sees the state this one left
@@ -289,7 +352,10 @@ def _apply(
             target.last_ping_at = change.last_ping_at
         row = rows.get(target.website_id)
         if row is None:
-            row = rows[target.website_id] = _Row(change)
+            # Read before this ping moves the target on: the state the lookup saw.
+            row = rows[target.website_id] = _Row(
+                change, seen_last_ping_at=seen_last, seen_started_at=seen_started
+            )
         row.change = change
         if change.finished:
             row.finished = True
@@ -307,6 +373,8 @@ def _columns(rows: dict[uuid.UUID, _Row]) -> list[list[Any]]:
     ordered = sorted(rows.items())
     return [
         [website_id for website_id, _ in ordered],
+        [r.seen_last_ping_at for _, r in ordered],
+        [r.seen_started_at for _, r in ordered],
         [r.change.down_at for _, r in ordered],
         [r.change.started_at for _, r in ordered],
         [r.finished for _, r in ordered],
