@@ -29,12 +29,12 @@ QUICK = Sizes(websites=300, interval=4, seconds=8.0)
 async def run(base_url: str, sizes: Sizes) -> list[Figure]:
     """Return the lag p50/p99 of every check scheduled during the run."""
     async with backends("accuracy") as b:
-        first_due = await pipeline.fill(b, base_url, sizes.websites, sizes.interval)
+        parked_due = await pipeline.fill(b, base_url, sizes.websites, sizes.interval)
         async with running() as procs:
             result = await pipeline.run_for(
                 b,
                 procs,
-                first_due=first_due,
+                parked_due=parked_due,
                 websites=sizes.websites,
                 interval=sizes.interval,
                 seconds=sizes.seconds,

@@ -88,7 +88,7 @@ async def _other_backends(b: Backends) -> set[int]:
 async def run(base_url: str, sizes: Sizes) -> list[Figure]:
     """Return checks stored per second against the schedule's demand, skips and lag p99."""
     async with backends("capacity") as b:
-        first_due = await pipeline.fill(b, base_url, sizes.websites, sizes.interval)
+        parked_due = await pipeline.fill(b, base_url, sizes.websites, sizes.interval)
         conn = await b.pg()
         try:
             owners = [r["id"] for r in await conn.fetch("SELECT id FROM users LIMIT 50")]
@@ -121,7 +121,7 @@ async def run(base_url: str, sizes: Sizes) -> list[Figure]:
                 result = await pipeline.run_for(
                     b,
                     procs,
-                    first_due=first_due,
+                    parked_due=parked_due,
                     websites=sizes.websites,
                     interval=sizes.interval,
                     seconds=sizes.seconds,

@@ -19,9 +19,17 @@ from bench.procs import Proc, Procs, scrape, wait_for_metrics
 from bench.target import free_port
 
 REGION = "bench"
-# Time for the processes to start before the first website falls due: a loaded machine
-# takes seconds to import and connect, and a job older than its interval is skipped.
-START_MARGIN_SECONDS = 5.0
+# Websites are inserted due this far ahead, so none falls due while the processes start:
+# a loaded machine takes anything from one to tens of seconds to import and connect, and
+# a website found overdue is rescheduled from "now" (one burst, no longer spread) while
+# its job may already be stale. The schedule is moved to the real start once they run.
+PARKED_AHEAD = timedelta(days=1)
+# From every process serving its metrics to the first website falling due: the pusher's
+# next look (poll_seconds, 1 s) and the worker's first read of the stream.
+START_MARGIN_SECONDS = 2.0
+# How long the processes may take to serve their metrics: nothing is due yet, so a slow
+# start costs only time, and a starved machine has been seen to need over 20 s.
+START_TIMEOUT_SECONDS = 90.0
 
 
 @dataclass
@@ -41,8 +49,11 @@ class PipelineRun:
 
 
 async def fill(b: Backends, base_url: str, websites: int, interval: int) -> datetime:
-    """Insert websites due evenly over one interval from a moment ahead; return that moment."""
-    first_due = datetime.now(UTC) + timedelta(seconds=START_MARGIN_SECONDS)
+    """Insert websites due evenly over one interval from a parked moment; return it.
+
+    run_for moves the whole schedule from that moment to just after its processes run.
+    """
+    first_due = datetime.now(UTC) + PARKED_AHEAD
     conn = await b.pg()
     try:
         owners = await add_users(conn, max(1, websites // 100))
@@ -64,9 +75,12 @@ async def fill(b: Backends, base_url: str, websites: int, interval: int) -> date
 
 def start(
     b: Backends, procs: Procs, workers: int, concurrency: int
-) -> tuple[Proc, list[tuple[Proc, int]]]:
-    """Start one pusher and the workers (each with a metrics port); return them."""
-    pusher = procs.start("pusher", [BETTERUPTIME, "pusher"], b.component_env())
+) -> tuple[tuple[Proc, int], list[tuple[Proc, int]]]:
+    """Start one pusher and the workers, each with a metrics port; return (process, port)s."""
+    pusher_port = free_port()
+    pusher = procs.start(
+        "pusher", [BETTERUPTIME, "pusher"], b.component_env(metrics_port=pusher_port)
+    )
     started = []
     for i in range(workers):
         port = free_port()
@@ -81,7 +95,23 @@ def start(
             ),
         )
         started.append((proc, port))
-    return pusher, started
+    return (pusher, pusher_port), started
+
+
+async def unpark(b: Backends, parked_due: datetime) -> datetime:
+    """Move every website's next check from parked_due to a moment just ahead; return it."""
+    first_due = datetime.now(UTC) + timedelta(seconds=START_MARGIN_SECONDS)
+    conn = await b.pg()
+    try:
+        # One statement: the spread over the interval is kept exactly.
+        await conn.execute(
+            "UPDATE website SET next_check_at = next_check_at + ($1::timestamptz - $2)",
+            first_due,
+            parked_due,
+        )
+    finally:
+        await conn.close()
+    return first_due
 
 
 async def skipped_total(ports: list[int]) -> int:
@@ -97,7 +127,7 @@ async def run_for(
     b: Backends,
     procs: Procs,
     *,
-    first_due: datetime,
+    parked_due: datetime,
     websites: int,
     interval: int,
     seconds: float,
@@ -106,15 +136,20 @@ async def run_for(
     warmup_seconds: float,
     at_end: Callable[[], Awaitable[None]] | None = None,
 ) -> PipelineRun:
-    """Run pusher and workers for seconds after first_due; return what they did.
+    """Run pusher and workers for seconds from the first due website; return what they did.
+
+    The websites wait parked (see fill) until every process serves its metrics, then fall
+    due from START_MARGIN_SECONDS later: the window measures the running pipeline, never
+    its start-up, however long a loaded machine takes to start it.
 
     at_end is called when the time is up, while every process (and each one's database
     connections) is still alive: the moment to take CPU readings.
     """
-    pusher, started = start(b, procs, workers, concurrency)
+    (pusher, pusher_port), started = start(b, procs, workers, concurrency)
     ports = [port for _, port in started]
-    for port in ports:
-        await wait_for_metrics(port)
+    for port in [pusher_port, *ports]:
+        await wait_for_metrics(port, START_TIMEOUT_SECONDS)
+    first_due = await unpark(b, parked_due)
     end = first_due + timedelta(seconds=seconds)
     while datetime.now(UTC) < end:
         procs.sample()

@@ -13,6 +13,7 @@ from bench.fill import add_users, add_websites
 from bench.results import Figure
 from betteruptime.db.ticks import (
     SPLIT_FROM_ROWS,
+    HeldConnections,
     TickRow,
     delay_ms,
     register_region,
@@ -126,10 +127,17 @@ async def run(sizes: Sizes) -> list[Figure]:
         async def batch_rate(region: str, size: int, split_from: int) -> float:
             await register_region(b.engine, region)
             batch = _rows(ids, sizes.batch_rows)
-            started = time.perf_counter()
-            for i in range(0, len(batch), size):
-                await write_ticks(b.engine, region, batch[i : i + size], split_from=split_from)
-            rate = len(batch) / (time.perf_counter() - started)
+            # Connections kept between batches, as the worker's writer keeps them.
+            held = HeldConnections(b.engine)
+            try:
+                started = time.perf_counter()
+                for i in range(0, len(batch), size):
+                    await write_ticks(
+                        b.engine, region, batch[i : i + size], split_from=split_from, held=held
+                    )
+                rate = len(batch) / (time.perf_counter() - started)
+            finally:
+                await held.close()
             conn = await b.pg()
             try:
                 stored = await conn.fetchval(

@@ -199,6 +199,27 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float, wha
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+# How long a spawned process may take to start (imports, first connections): about a
+# second on an idle machine, over ten on a starved one. Waiting for it apart from the
+# work a test then times keeps a slow start from eating that work's budget.
+START_SECONDS = 60.0
+
+
+async def wait_for_log(
+    proc: subprocess.Popen[bytes], log_path: Path, text: str, timeout: float = START_SECONDS
+) -> None:
+    """Wait until text appears in log_path; fail at once if proc exits, or after timeout."""
+
+    async def logged() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"exited with {proc.returncode} before logging {text}:\n{log_path.read_text()}"
+            )
+        return log_path.exists() and text in log_path.read_text(errors="replace")
+
+    await wait_for(logged, timeout, f"{text} in {log_path.name}")
+
+
 async def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
     """Send SIGTERM, wait for the exit and return its code (SIGKILL after timeout)."""
     if proc.poll() is None:

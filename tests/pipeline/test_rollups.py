@@ -34,7 +34,14 @@ from tests.history import (
     stored_ticks,
     website_refs,
 )
-from tests.pipeline.helpers import create_user, create_websites, spawn, stop_process, wait_for
+from tests.pipeline.helpers import (
+    create_user,
+    create_websites,
+    spawn,
+    stop_process,
+    wait_for,
+    wait_for_log,
+)
 
 # Half past ten: the hour from 10:00 is in progress, everything before it is closed.
 NOW = datetime(2026, 3, 10, 10, 30, tzinfo=UTC)
@@ -223,6 +230,7 @@ async def test_the_pusher_process_rolls_up_closed_hours(
     }
     proc = spawn(["pusher"], env, log)
     try:
+        await wait_for_log(proc, log, '"housekeeping started"')
 
         async def rolled_up() -> bool:
             return len(await hourly_rows(pg_engine)) == len(ticks)

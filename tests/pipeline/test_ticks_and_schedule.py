@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -15,6 +17,7 @@ from betteruptime.db.models import Region, Website, WebsiteStatus
 from betteruptime.db.schedule import claim_due, next_due_at
 from betteruptime.db.ticks import (
     SPLIT_FROM_ROWS,
+    HeldConnections,
     TickRow,
     WriteResult,
     register_region,
@@ -245,6 +248,68 @@ async def test_a_batch_retried_after_half_of_it_was_stored_counts_each_tick_once
     states = await _states(pg_engine, "eu")
     assert {state[-1] for state in states.values()} == {1}
     assert len(states) == len(sites)
+
+
+async def test_a_message_twice_in_one_batch_is_stored_and_counted_once(
+    engine: AsyncEngine,
+) -> None:
+    owner = await create_user(engine)
+    site, other = await create_websites(
+        engine, owner, ["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]
+    )
+    await register_region(engine, "eu")
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = row(site, Status.DOWN, now)
+    # The same job checked twice (a redelivery that arrived before the first copy was
+    # written): on PostgreSQL the batch's plain inserts fail and it is written again
+    # skipping the second copy.
+    again = dataclasses.replace(first, checked_at=now + timedelta(seconds=3))
+    result = await write_ticks(engine, "eu", [first, again, row(other, Status.UP, now)])
+    assert (result.inserted, result.status_updated) == (2, 2)
+    stored = sorted((t.job_key, t.checked_at) for t in await ticks(engine))
+    assert len(stored) == 2
+    assert (await status_row(engine, site)).streak == 1
+
+
+async def test_held_connections_replace_a_lost_connection_and_go_back_to_the_pool(
+    pg_engine: AsyncEngine,
+) -> None:
+    owner = await create_user(pg_engine)
+    sites = await create_websites(
+        pg_engine, owner, [f"http://127.0.0.1:1/{i}" for i in range(SPLIT_FROM_ROWS)]
+    )
+    await register_region(pg_engine, "eu")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    pool: Any = pg_engine.sync_engine.pool
+    held = HeldConnections(pg_engine)
+    try:
+        await write_ticks(pg_engine, "eu", [row(s, Status.UP, t0) for s in sites], held=held)
+        # Both halves' connections stay checked out between batches.
+        assert pool.checkedout() == 2
+        async with pg_engine.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state = 'idle'"
+                )
+            )
+        assert killed >= 2
+        batch = [row(s, Status.DOWN, t0 + timedelta(minutes=1)) for s in sites]
+        # A connection lost while held fails at most one write, which the writer retries.
+        for _ in range(2):
+            try:
+                await write_ticks(pg_engine, "eu", batch, held=held)
+                break
+            except DATABASE_FAULTS:
+                continue
+        else:
+            raise AssertionError("the write failed again on fresh connections")
+        assert len(await ticks(pg_engine)) == 2 * len(sites)
+        assert {(await status_row(pg_engine, s)).status for s in sites[:4]} == {Status.DOWN}
+    finally:
+        await held.close()
+    assert pool.checkedout() == 0
 
 
 async def test_writers_of_one_region_with_overlapping_batches_do_not_deadlock(

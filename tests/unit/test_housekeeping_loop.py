@@ -63,7 +63,7 @@ async def test_a_slow_step_does_not_hold_up_another() -> None:
     quick_runs = 0
 
     async def slow(now: datetime) -> None:
-        await asyncio.sleep(0.5)
+        await asyncio.Event().wait()  # in its first run until the stop cancels it
 
     async def quick(now: datetime) -> None:
         nonlocal quick_runs
@@ -72,10 +72,12 @@ async def test_a_slow_step_does_not_hold_up_another() -> None:
     task = asyncio.create_task(
         Housekeeping([Step("slow", 10, slow), Step("quick", 0.02, quick)]).run(stop)
     )
-    await asyncio.sleep(0.3)
+    # Polled, not slept: on a starved machine a fixed sleep may see too few runs.
+    async with asyncio.timeout(10):
+        while quick_runs < 5:
+            await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 2)
-    assert quick_runs >= 5
 
 
 async def test_stop_ends_a_long_sleep_at_once() -> None:
@@ -88,6 +90,52 @@ async def test_stop_ends_a_long_sleep_at_once() -> None:
     await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(task, 1)
+
+
+async def test_stop_cancels_a_step_in_progress_and_lets_it_clean_up() -> None:
+    stop = asyncio.Event()
+    events: list[str] = []
+    runs = {"quick": 0}
+
+    async def endless(now: datetime) -> None:
+        events.append("started")
+        try:
+            await asyncio.Event().wait()  # a statement that would run for minutes
+        finally:
+            await asyncio.sleep(0.01)  # cleanup may await (a connection back to the pool)
+            events.append("cleaned up")
+
+    async def quick(now: datetime) -> None:
+        runs["quick"] += 1
+
+    steps = [Step("endless", 60, endless), Step("quick", 0.02, quick)]
+    task = asyncio.create_task(Housekeeping(steps).run(stop))
+    # Polled, not slept: on a starved machine a fixed sleep may see too few runs.
+    async with asyncio.timeout(10):
+        while runs["quick"] < 3:
+            await asyncio.sleep(0.01)
+    assert events == ["started"]
+    stop.set()
+    await asyncio.wait_for(task, 1)
+    assert events == ["started", "cleaned up"]
+
+
+async def test_a_step_cancelled_from_outside_is_cancelled_too() -> None:
+    cancelled = asyncio.Event()
+
+    async def endless(now: datetime) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    task = asyncio.create_task(Housekeeping([Step("endless", 60, endless)]).run(asyncio.Event()))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 1)
+    assert cancelled.is_set()
 
 
 @dataclass

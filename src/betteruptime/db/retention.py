@@ -97,9 +97,13 @@ async def drop_expired_ticks(
                 await _drop(conn, p, config)
                 dropped.append(p.name)
         finally:
-            # The connection goes back to the pool: other users must not inherit this.
-            await conn.exec_driver_sql("RESET lock_timeout")
-            await _unlock(conn, _DROP_LOCK)
+            # A statement cancelled by a stop invalidates the connection: SQLAlchemy closes
+            # it rather than pool it, ending the session and with it the lock and the
+            # setting. Cleaning up then would only raise and hide the cancellation.
+            if not conn.invalidated:
+                # The connection goes back to the pool: other users must not inherit this.
+                await conn.exec_driver_sql("RESET lock_timeout")
+                await _unlock(conn, _DROP_LOCK)
     return Expired(dropped, 0)
 
 
@@ -136,17 +140,41 @@ async def _delete_in_batches(engine: AsyncEngine, before: datetime, config: Rete
         await asyncio.sleep(0)  # the write lock is free between batches: let writers in
 
 
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    """What one packing run did."""
+
+    partitions: list[str]
+    # Invalid indexes an interrupted REINDEX CONCURRENTLY had left behind.
+    leftovers_dropped: list[str]
+
+
+# Indexes REINDEX CONCURRENTLY left on attached tick partitions when it was cancelled or
+# failed: the new copy (`…_ccnew`, before the swap) or the old index (`…_ccold`, after
+# it), both invalid. Writers keep updating an invalid index while nothing reads it, and
+# a second REINDEX makes one more copy beside it. Only REINDEX names indexes so.
+LEFTOVERS_SQL = f"""
+SELECT i.relname
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_inherits h ON h.inhrelid = x.indrelid AND h.inhparent = '{partitions.PARENT}'::regclass
+WHERE NOT x.indisvalid AND i.relname ~ '_cc(new|old)[0-9]*$'
+ORDER BY i.relname
+"""  # noqa: S608 - built from constants, no input
+
+
 async def compact_closed_partitions(
     engine: AsyncEngine, now: datetime, config: RetentionConfig
-) -> list[str]:
-    """Rebuild the index of each closed day once, packed full; return the partitions done.
+) -> Compacted:
+    """Rebuild the index of each closed day once, packed full; return what was done.
 
     Inserts that append to many websites' ranges at once leave index pages about 70 %
     full; a closed day receives no more inserts, so its index is rebuilt at 100 %. REINDEX
-    CONCURRENTLY blocks neither reads nor the odd late write.
+    CONCURRENTLY blocks neither reads nor the odd late write. Leftovers of a run that was
+    interrupted (a stop cancels it mid-statement) are dropped first.
     """
     if engine.dialect.name != "postgresql":
-        return []
+        return Compacted([], [])
     oldest_kept = cutoff(now, config)
     closed = [
         p
@@ -156,21 +184,26 @@ async def compact_closed_partitions(
         and partitions.day_start(p.day) + timedelta(days=1) + config.compact_after <= now
         and partitions.day_start(p.day) + timedelta(days=1) > oldest_kept
     ]
-    if not closed:
-        return []
-    done = []
+    done: list[str] = []
     async with _autocommit(engine) as conn:
+        # Under the lock only: another process's REINDEX in progress has the same
+        # invalid `_ccnew` index, and dropping it would make that REINDEX fail.
         if not await _try_lock(conn, _COMPACT_LOCK):
-            return []
+            return Compacted([], [])
         try:
+            leftovers = list((await conn.exec_driver_sql(LEFTOVERS_SQL)).scalars())
+            for index in leftovers:
+                await conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {index}")
             for p in closed:
                 index = f"{p.name}_pkey"
                 await conn.exec_driver_sql(f"REINDEX INDEX CONCURRENTLY {index}")
+                # Interrupted between the two, the day is simply packed again next time.
                 await conn.exec_driver_sql(f"COMMENT ON INDEX {index} IS '{COMPACTED}'")
                 done.append(p.name)
         finally:
-            await _unlock(conn, _COMPACT_LOCK)
-    return done
+            if not conn.invalidated:  # else the lock ended with the session (see above)
+                await _unlock(conn, _COMPACT_LOCK)
+    return Compacted(done, leftovers)
 
 
 class _autocommit:

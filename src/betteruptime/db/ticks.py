@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -168,16 +170,28 @@ def _status_code(value: int | None) -> int | None:
 #   Both touch rows another region's worker may touch in the same instant; they go in
 #   website_id order too, and a deadlock PostgreSQL still finds aborts one batch, which
 #   its worker retries with its acks held.
+# - A batch written on its own connection outside any transaction (the worker's) first
+#   goes in as plain INSERTs: ON CONFLICT DO NOTHING costs every tick a conflict probe of
+#   the primary key before its insert and a second WAL record to confirm it, about a
+#   tenth of the statement, to catch redeliveries that steady operation does not have.
+#   A redelivered tick then fails the whole statement (a unique violation, nothing
+#   written) and the batch is written again with ON CONFLICT DO NOTHING, so the result
+#   is the same. Inside a caller's transaction the failure would abort it, so there the
+#   batch goes in with ON CONFLICT DO NOTHING at once.
 _LANE_LOCK_CLASS = 727_005
 # How many parameters the tick write takes ($1 to $12); a statement built on it with
 # write_statement() numbers its own from TICK_PARAMETERS + 1.
 TICK_PARAMETERS = 12
 
 
-def write_statement(*, before: str = "", only: str = "", returning: str = "") -> str:
+def write_statement(
+    *, before: str = "", only: str = "", returning: str = "", dedup: bool = True
+) -> str:
     """Return the tick write SQL, extended for a caller that writes its own rows with it."""
     # before: CTEs ahead of the tick write's own; only: a WHERE on its rows (u); returning:
-    # more result columns. The caller's parameters start at TICK_PARAMETERS + 1.
+    # more result columns. The caller's parameters start at TICK_PARAMETERS + 1. Without
+    # dedup the ticks go in as plain INSERTs, and a tick stored before fails the statement.
+    on_conflict = "ON CONFLICT DO NOTHING" if dedup else ""
     return f"""
 WITH {before}u AS (
     SELECT u.*, timestamptz 'epoch' + u.scheduled_us * interval '1 microsecond' AS scheduled_at
@@ -218,7 +232,7 @@ WITH {before}u AS (
            (SELECT ref FROM region WHERE id = $8), r.status, r.status_code
     FROM r LEFT JOIN errors e ON e.text = r.error
     ORDER BY r.website_ref, r.scheduled_at
-    ON CONFLICT DO NOTHING
+    {on_conflict}
     RETURNING website_ref, scheduled_at
 ), latest AS (
     SELECT DISTINCT ON (r.website_id) r.website_id,
@@ -290,6 +304,7 @@ SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM w) AS statu
 
 
 _PG_WRITE = write_statement()
+_PG_WRITE_NEW = write_statement(dedup=False)
 
 _SQLITE_ERROR = text("INSERT INTO tick_error (text) VALUES (:text) ON CONFLICT (text) DO NOTHING")
 
@@ -396,6 +411,59 @@ _SQLITE_RECHECK = text(
 SPLIT_FROM_ROWS = 400
 
 
+class HeldConnections:
+    """Pool connections a batch writer keeps between its batches, one per half.
+
+    Checking a connection out of the pool pings it first (pool_pre_ping: BEGIN, a query,
+    ROLLBACK), three round trips per half of every batch, about a tenth of a batch's
+    time; a writer that writes every 200 ms keeps its connections instead. A connection
+    whose write failed is closed and replaced at the next write, so a lost connection
+    costs one failed write, which the writer retries anyway.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._idle: dict[int, AsyncConnection] = {}
+
+    @asynccontextmanager
+    async def driver(self, slot: int) -> AsyncIterator[Any]:
+        """Yield the asyncpg connection of a slot (a fresh one when it has none)."""
+        conn = self._idle.pop(slot, None)
+        raw = None
+        if conn is not None:
+            raw = await conn.get_raw_connection()
+            if raw.driver_connection is None or raw.driver_connection.is_closed():
+                await _discard(conn)
+                conn = None
+        if conn is None:
+            conn = await self._engine.connect()
+            raw = await conn.get_raw_connection()
+        assert raw is not None
+        try:
+            yield raw.driver_connection
+        except BaseException:
+            await _discard(conn)
+            raise
+        if slot in self._idle:  # another write used the slot meanwhile
+            await conn.close()
+        else:
+            self._idle[slot] = conn
+
+    async def close(self) -> None:
+        """Return every held connection to the pool."""
+        idle, self._idle = self._idle, {}
+        for conn in idle.values():
+            await conn.close()
+
+
+async def _discard(conn: AsyncConnection) -> None:
+    # A connection that failed mid-statement may be broken: never back into the pool.
+    with contextlib.suppress(Exception):
+        await conn.invalidate()
+    with contextlib.suppress(Exception):
+        await conn.close()
+
+
 async def write_ticks(
     engine: AsyncEngine,
     region_id: str,
@@ -403,6 +471,7 @@ async def write_ticks(
     options: StreakOptions = StreakOptions(),
     *,
     split_from: int = SPLIT_FROM_ROWS,
+    held: HeldConnections | None = None,
 ) -> WriteResult:
     """Store a batch of results durably; return how many ticks were new.
 
@@ -410,14 +479,15 @@ async def write_ticks(
     after a failure (even one that stored part of it) is safe. On PostgreSQL a batch of
     split_from rows or more is written as two halves at once (see SPLIT_FROM_ROWS), and a
     tick scheduled on a day without a partition (housekeeping late or not running) gets
-    its partition made here, so a write never fails for that.
+    its partition made here, so a write never fails for that. With `held`, the halves
+    run on the connections it keeps instead of ones checked out of the pool.
     """
     if not rows:
         return WriteResult(0, 0)
     if engine.dialect.name != "postgresql":
         return await _write_sqlite(engine, region_id, rows, options)
     if len(rows) < split_from:
-        return await _write_postgres_part(engine, region_id, rows, options, None)
+        return await _write_postgres_part(engine, region_id, rows, options, None, held)
     halves: tuple[list[TickRow], list[TickRow]] = ([], [])
     for row in rows:
         halves[row.website_id.int & 1].append(row)
@@ -425,7 +495,7 @@ async def write_ticks(
     # never overlaps a half still being written.
     results = await asyncio.gather(
         *(
-            _write_postgres_part(engine, region_id, half, options, (lane,))
+            _write_postgres_part(engine, region_id, half, options, (lane,), held)
             for lane, half in enumerate(halves)
             if half
         ),
@@ -448,20 +518,31 @@ async def _write_postgres_part(
     rows: Sequence[TickRow],
     options: StreakOptions,
     lanes: tuple[int, ...] | None,
+    held: HeldConnections | None,
 ) -> WriteResult:
     try:
-        return await _write_postgres(engine, region_id, rows, options, lanes)
+        return await _write_postgres(engine, region_id, rows, options, lanes, held)
     except DBAPIError as exc:
         if not is_missing_partition(exc.orig):
             raise
     days = {partitions.utc_day(r.scheduled_at) for r in rows}
     await partitions.create_partitions(engine, sorted(days))
-    return await _write_postgres(engine, region_id, rows, options, lanes)
+    return await _write_postgres(engine, region_id, rows, options, lanes, held)
 
 
 def is_missing_partition(exc: BaseException | None) -> bool:
     """Return True when a tick insert failed (the driver's error) for want of a partition."""
     return "no partition of relation" in str(exc)
+
+
+# What a connection closed by the server (or the network) raises on its next statement.
+_LOST_CONNECTION = (
+    asyncpg.InterfaceError,  # ConnectionDoesNotExistError among others
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    ConnectionError,
+)
 
 
 async def _write_postgres(
@@ -470,15 +551,29 @@ async def _write_postgres(
     rows: Sequence[TickRow],
     options: StreakOptions,
     lanes: tuple[int, ...] | None,
+    held: HeldConnections | None,
 ) -> WriteResult:
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
+    try:
+        if held is None:
+            async with engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                apg = raw.driver_connection
+                return await write_ticks_on(apg, region_id, rows, options, lanes)
+        slot = lanes[0] if lanes else 0
         try:
-            return await write_ticks_on(raw.driver_connection, region_id, rows, options, lanes)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            # The driver's own errors bypass SQLAlchemy's wrapping; wrapped, a deadlock or
-            # a connection lost mid-statement is a database fault the writer retries.
-            raise DBAPIError(None, None, exc) from exc
+            async with held.driver(slot) as apg:
+                return await write_ticks_on(apg, region_id, rows, options, lanes)
+        except _LOST_CONNECTION:
+            # Lost while held (a server restart, an idle timeout), which the pool's ping
+            # would have found at checkout: once more on a fresh connection. Safe even if
+            # the first attempt committed before the connection went: a redelivery.
+            pass
+        async with held.driver(slot) as apg:
+            return await write_ticks_on(apg, region_id, rows, options, lanes)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+        # The driver's own errors bypass SQLAlchemy's wrapping; wrapped, a deadlock or
+        # a connection lost mid-statement is a database fault the writer retries.
+        raise DBAPIError(None, None, exc) from exc
 
 
 async def write_ticks_on(
@@ -492,9 +587,18 @@ async def write_ticks_on(
 
     PostgreSQL only. The driver's errors come unwrapped; the caller handles a missing
     partition (see write_ticks). Without `lanes`, a batch of more than one tick takes
-    both of its region's lanes (see _PG_WRITE).
+    both of its region's lanes (see _PG_WRITE). Outside a transaction the batch is tried
+    as plain inserts first (see write_statement).
     """
-    record = await apg.fetchrow(_PG_WRITE, *tick_arguments(region_id, rows, options, lanes))
+    args = tick_arguments(region_id, rows, options, lanes)
+    if not apg.is_in_transaction():
+        try:
+            record = await apg.fetchrow(_PG_WRITE_NEW, *args)
+        except asyncpg.UniqueViolationError:
+            pass  # a tick stored before: nothing was written, write again skipping it
+        else:
+            return WriteResult(int(record["inserted"]), int(record["status_updated"]))
+    record = await apg.fetchrow(_PG_WRITE, *args)
     return WriteResult(int(record["inserted"]), int(record["status_updated"]))
 
 

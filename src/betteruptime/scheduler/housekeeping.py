@@ -13,10 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from betteruptime.log import get_logger
 from betteruptime.retry import Backoff, sleep
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class Housekeeping:
         return {step.name: await step.run(self._clock()) for step in self.steps}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run each step on its period until stop is set."""
+        """Run each step on its period until stop is set; a step running then is cancelled."""
         self._log.info("housekeeping started", steps=[s.name for s in self.steps])
         await asyncio.gather(*(self._loop(step, stop) for step in self.steps))
         self._log.info("housekeeping stopped")
@@ -60,7 +62,15 @@ class Housekeeping:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                result = await step.run(self._clock())
+                result = await _unless_stopped(step.run(self._clock()), stop)
+            except _Stopped as stopped:
+                self._log.info(
+                    "housekeeping step interrupted by the stop",
+                    step=step.name,
+                    seconds=round(time.monotonic() - started, 3),
+                    **({"error": repr(stopped.error)} if stopped.error else {}),
+                )
+                return
             except Exception as exc:  # a fault in one step: log, back off, retry it alone
                 delay = backoff.next_delay()
                 self._log.warning(
@@ -78,6 +88,40 @@ class Housekeeping:
                     "housekeeping step done", step=step.name, result=result, seconds=elapsed
                 )
             await sleep(stop, step.every_seconds - elapsed)
+
+
+class _Stopped(Exception):
+    """The stop came while the step ran: it was cancelled (error: what its cleanup raised)."""
+
+    def __init__(self, error: BaseException | None) -> None:
+        super().__init__(repr(error))
+        self.error = error
+
+
+async def _unless_stopped(run: Awaitable[T], stop: asyncio.Event) -> T:
+    """Return run's result, or raise _Stopped once stop is set first and run is cancelled.
+
+    A step can take minutes (REINDEX of a day of millions of ticks) and a process must
+    stop within seconds of SIGTERM. Cancelling the task cancels the statement in flight
+    (asyncpg sends PostgreSQL a cancel request); every step is written so that whatever
+    an interrupted run leaves behind is finished or undone by the next one.
+    """
+    task = asyncio.ensure_future(run)
+    stopped = asyncio.ensure_future(stop.wait())
+    interrupted = False
+    try:
+        await asyncio.wait((task, stopped), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not task.done():
+            interrupted = True
+            task.cancel()
+            # Wait for its cleanup (a connection back to the pool, a lock released), also
+            # when this loop itself is being cancelled.
+            await asyncio.wait((task,))
+    if interrupted:
+        raise _Stopped(None if task.cancelled() else task.exception())
+    return task.result()
 
 
 def _worth_logging(result: object) -> bool:

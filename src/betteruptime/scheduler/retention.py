@@ -31,7 +31,11 @@ def retention_steps(
         return _done(expired.partitions_dropped)
 
     async def pack(now: datetime) -> str | None:
-        return _done(await retention.compact_closed_partitions(engine, now, config))
+        compacted = await retention.compact_closed_partitions(engine, now, config)
+        leftovers = [
+            f"{name} (left by an interrupted run) dropped" for name in compacted.leftovers_dropped
+        ]
+        return _done([*leftovers, *compacted.partitions])
 
     runs: list[tuple[str, Callable[[datetime], Awaitable[str | None]]]] = [
         ("tick partitions ahead", ahead),

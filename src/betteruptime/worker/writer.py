@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.faults import DATABASE_FAULTS
-from betteruptime.db.ticks import StreakOptions, TickRow, write_ticks
+from betteruptime.db.ticks import HeldConnections, StreakOptions, TickRow, write_ticks
 from betteruptime.queue.base import CheckQueue, GroupMissing, QueueUnavailable
 from betteruptime.retry import Backoff, sleep
 from betteruptime.rules.status import Status
@@ -51,6 +51,8 @@ class BatchWriter:
         space: asyncio.Event,
     ) -> None:
         self._engine = engine
+        # Kept between batches: a batch every 200 ms need not check connections out.
+        self._connections = HeldConnections(engine)
         self._queue = queue
         self._config = config
         self._group = config.region_id
@@ -92,14 +94,17 @@ class BatchWriter:
 
     async def run(self) -> None:
         """Flush every flush interval (or when a batch is full) until drained."""
-        while True:
-            await sleep(self._flush_now, self._config.flush_interval_seconds)
-            self._flush_now.clear()
-            await self._flush()
-            if self._draining.is_set():
-                # Results added while the last flush awaited its write are still here.
+        try:
+            while True:
+                await sleep(self._flush_now, self._config.flush_interval_seconds)
+                self._flush_now.clear()
                 await self._flush()
-                return
+                if self._draining.is_set():
+                    # Results added while the last flush awaited its write are still here.
+                    await self._flush()
+                    return
+        finally:
+            await self._connections.close()
 
     def _give_up_at(self) -> float:
         return time.monotonic() + self._config.shutdown_write_seconds
@@ -129,7 +134,11 @@ class BatchWriter:
         while True:
             try:
                 result = await write_ticks(
-                    self._engine, self._config.region_id, rows, self._config.streak
+                    self._engine,
+                    self._config.region_id,
+                    rows,
+                    self._config.streak,
+                    held=self._connections,
                 )
             except DATABASE_FAULTS as exc:  # keep the acks, back off, retry
                 self._metrics.write_failures.inc()
