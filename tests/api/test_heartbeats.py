@@ -16,7 +16,8 @@ from betteruptime.alerting.evaluator import Evaluator, EvaluatorConfig
 from betteruptime.alerting.metrics import EvaluatorMetrics
 from betteruptime.api.routes.pings import finished, started
 from betteruptime.db import partitions
-from betteruptime.db.heartbeats import Ping
+from betteruptime.db.faults import DATABASE_FAULTS
+from betteruptime.db.heartbeats import Ping, PingWriter
 from betteruptime.db.models import Heartbeat, Incident, IncidentEvent, WebsiteStatus, WebsiteTick
 from betteruptime.db.ticks import TickView, all_ticks
 from betteruptime.rules.status import Status
@@ -442,3 +443,169 @@ async def test_unknown_keys_are_counted_under_the_ping_route(api: Api) -> None:
     metrics = (await api.anonymous.get("/metrics")).text
     for method in ("GET", "HEAD", "POST"):
         assert f'method="{method}",route="/ping/{{key}}/start",status="404"' in metrics
+
+
+# The late loop's claim and its DOWN tick are one transaction: a failed tick write leaves
+# the silence unclaimed, for the next scan.
+
+
+async def _refuse_tick_writes(api: Api, refuse: bool) -> None:
+    """Make every tick insert fail (or succeed again), as a database error mid-write would."""
+    if api.backend == "postgres":
+        statements = (
+            [
+                "CREATE FUNCTION refuse_tick() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'tick writes are down'; END $$",
+                "CREATE TRIGGER refuse_tick BEFORE INSERT ON website_tick "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_tick()",
+            ]
+            if refuse
+            else ["DROP TRIGGER refuse_tick ON website_tick", "DROP FUNCTION refuse_tick()"]
+        )
+    else:
+        statements = (
+            [
+                "CREATE TRIGGER refuse_tick BEFORE INSERT ON website_tick "
+                "BEGIN SELECT RAISE(ABORT, 'tick writes are down'); END"
+            ]
+            if refuse
+            else ["DROP TRIGGER refuse_tick"]
+        )
+    async with api.state.engine.begin() as conn:
+        for statement in statements:
+            await conn.execute(text(statement))
+
+
+async def test_a_silence_whose_tick_write_fails_is_reported_once_the_database_is_back(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner, period_seconds=3600, grace_seconds=600)
+    deadline = (await _state(api, beat["id"])).down_at
+    engine = api.state.engine
+    await _refuse_tick_writes(api, True)
+    try:
+        with pytest.raises(DATABASE_FAULTS):
+            await record_silences(engine, deadline + timedelta(seconds=1))
+        # Nothing of the claim is kept: the heartbeat is not marked reported.
+        assert (await _state(api, beat["id"])).late is False
+        assert await _ticks(api) == []
+    finally:
+        await _refuse_tick_writes(api, False)
+    assert await record_silences(engine, deadline + timedelta(seconds=2)) == 1
+    assert await record_silences(engine, deadline + timedelta(seconds=3)) == 0
+    (tick,) = await _ticks(api)
+    assert (tick.status, tick.scheduled_at, tick.error) == (
+        Status.DOWN,
+        deadline,
+        "heartbeat: no ping in time",
+    )
+    assert (await _state(api, beat["id"])).late is True
+    async with api.session() as session:
+        status = await session.scalar(
+            select(WebsiteStatus.status).where(WebsiteStatus.website_id == uuid.UUID(beat["id"]))
+        )
+    assert status is Status.DOWN
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_pings_and_the_late_loop_on_the_same_heartbeats_never_deadlock(
+    api: Api, owner: Client
+) -> None:
+    beats = [await _heartbeat(owner, period_seconds=60, grace_seconds=60) for _ in range(24)]
+    # A heartbeat's deadline is 120 s after its last ping, and rounds are 200 s apart: at
+    # each round every heartbeat that is not late is overdue. Two late loops scan while
+    # one batch (another API process's writer) pings, a moment after the scans' clock:
+    # `racing` heartbeats in every round, so scans and pings take the same rows at once
+    # and either may commit first; `resting` ones every other round, so in the rounds
+    # between, the scans certainly claim them, in the same statements as racing ones.
+    racing, resting = beats[::2], beats[1::2]
+    engine = api.state.engine
+    writer = PingWriter(engine)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=130)
+    rounds = 30  # even: the last round pings racing heartbeats only
+    claimed = 0
+    try:
+        for n in range(rounds):
+            now = start + timedelta(seconds=200 * n)
+            pinged = racing + resting if n % 2 == 0 else racing
+            ping_at = now + timedelta(seconds=1)
+            pings = [Ping(b["ping_key"], finished(ping_at, 0, None)) for b in pinged]
+            first, second, changes = await asyncio.gather(
+                record_silences(engine, now),
+                record_silences(engine, now),
+                writer.record(pings),
+            )
+            assert all(c is not None for c in changes)
+            claimed += first + second
+            # A heartbeat pinged in the round is not late, whichever write came first: a
+            # scan that read it overdue before the ping does not mark it afterwards.
+            async with api.session() as session:
+                late = set(
+                    await session.scalars(select(Heartbeat.website_id).where(Heartbeat.late))
+                )
+            assert late == ({uuid.UUID(b["id"]) for b in resting} if n % 2 else set()), n
+    finally:
+        await writer.aclose()
+    # Each resting heartbeat was claimed in each odd round, by one of the two scans.
+    assert claimed >= len(resting) * rounds // 2
+    last = start + timedelta(seconds=200 * (rounds - 1))
+    ticks = await _ticks_by_website(api)
+    async with api.session() as session:
+        rows = await session.execute(select(WebsiteStatus.website_id, WebsiteStatus.status))
+        statuses = {website_id: status for website_id, status in rows}
+    downs = 0
+    for beat in beats:
+        state = await _state(api, beat["id"])
+        mine = ticks[beat["id"]]
+        down_slots = [t.scheduled_at for t in mine if t.status is Status.DOWN]
+        assert len(down_slots) == len(set(down_slots))  # a silence is recorded once
+        downs += len(down_slots)
+        if beat in racing:
+            # Pinged last, after the scans' clock: UP whoever committed first.
+            assert (state.late, state.last_ping_at) == (False, last + timedelta(seconds=1))
+            assert sum(t.status is Status.UP for t in mine) == rounds
+            assert statuses[uuid.UUID(beat["id"])] is Status.UP
+        else:
+            # Silent since the round before: the last scan reported it, once.
+            assert (state.late, state.last_ping_at) == (True, last - timedelta(seconds=199))
+            assert sum(t.status is Status.UP for t in mine) == rounds // 2
+            assert statuses[uuid.UUID(beat["id"])] is Status.DOWN
+            assert mine[-1].status is Status.DOWN and mine[-1].scheduled_at == state.down_at
+    # Each claimed silence has exactly its one tick, no more, no fewer.
+    assert downs == claimed
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_ping_that_loses_to_other_writers_every_time_is_503_not_500(
+    api: Api, owner: Client
+) -> None:
+    beat = await _heartbeat(owner)
+    key = beat["ping_key"]
+    # Every write of the heartbeat changes nothing, as if another writer had always moved
+    # it between the batch's lookup and its write: the batch looks it up and writes again
+    # until it gives up.
+    async with api.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "CREATE FUNCTION skip_update() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RETURN NULL; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER skip_update BEFORE UPDATE ON heartbeat "
+                "FOR EACH ROW EXECUTE FUNCTION skip_update()"
+            )
+        )
+    try:
+        response = await api.anonymous.get(f"/ping/{key}")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.json() == {"detail": "too many concurrent writes; retry"}
+        assert await _ticks(api) == []
+    finally:
+        async with api.state.engine.begin() as conn:
+            await conn.execute(text("DROP TRIGGER skip_update ON heartbeat"))
+            await conn.execute(text("DROP FUNCTION skip_update()"))
+    assert (await api.anonymous.get(f"/ping/{key}")).status_code == 200
+    assert len(await _ticks(api)) == 1

@@ -15,6 +15,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from betteruptime.api.schemas import ErrorResponse, ValidationErrorResponse
+from betteruptime.db.faults import Contention
 from betteruptime.inputs import InputError as InputError
 from betteruptime.log import get_logger
 from betteruptime.ratelimit import RateLimited
@@ -130,6 +131,17 @@ async def _io_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": "service unavailable"})
 
 
+async def _contention(_request: Request, exc: Exception) -> JSONResponse:
+    # Other writers kept the rows busy and nothing was stored: the server's load, not the
+    # request's fault, and the same request a moment later succeeds.
+    log.warning("write gave up under contention", error=str(exc))
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "too many concurrent writes; retry"},
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _dbapi_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated or _looks_like_connection_failure(exc):
@@ -191,6 +203,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(DBAPIError, _dbapi_error)
+    app.add_exception_handler(Contention, _contention)
     app.add_exception_handler(PoolTimeoutError, _database_unavailable)
     app.add_exception_handler(OSError, _io_error)
     app.add_middleware(CatchAllMiddleware)

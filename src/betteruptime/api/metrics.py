@@ -73,6 +73,22 @@ class RequestRecorder:
         requests.inc()
         latency.observe(seconds)
 
+    async def serve(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run app on the request, then count and time it (a 500 if app raised first)."""
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app raises before answering
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, recording_send)
+        finally:
+            self.record(scope, status, time.perf_counter() - started)
+
 
 class MetricsMiddleware:
     """Count and time every HTTP request, labelled by the route template it matched."""
@@ -85,19 +101,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app raises before answering
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            self.recorder.record(scope, status, time.perf_counter() - started)
+        await self.recorder.serve(self.app, scope, receive, send)
 
 
 router = APIRouter()

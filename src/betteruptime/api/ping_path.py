@@ -3,13 +3,12 @@ error answers."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from betteruptime.api.body_limit import BodySizeLimitMiddleware
 from betteruptime.api.errors import internal_error
@@ -43,24 +42,9 @@ class PingPath:
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     scope.update(child)
-                    await self._record(scope, receive, send)
+                    await self.recorder.serve(self.limited, scope, receive, send)
                     return
         await self.app(scope, receive, send)
-
-    async def _record(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        status = 500  # what the client gets if nothing is answered
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.limited(scope, receive, recording_send)
-        finally:
-            self.recorder.record(scope, status, time.perf_counter() - started)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)

@@ -17,12 +17,14 @@ from asyncpg.exceptions import (
     DeadlockDetectedError,
     InterfaceError,
     PostgresConnectionError,
+    PostgresError,
 )
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from betteruptime.db import partitions
+from betteruptime.db.faults import Contention
 from betteruptime.db.models import Heartbeat, Website
 from betteruptime.db.ticks import (
     TICK_PARAMETERS,
@@ -32,6 +34,7 @@ from betteruptime.db.ticks import (
     tick_arguments,
     write_statement,
     write_ticks,
+    write_ticks_sqlite_on,
 )
 from betteruptime.rules.checks import CheckKind
 from betteruptime.rules.status import Status
@@ -121,13 +124,19 @@ _P = TICK_PARAMETERS
 # it, with no lock of it held in between. A batch of more than one tick takes its
 # region's lanes like any other (see _PG_WRITE in db/ticks.py), so it never deadlocks
 # with the late loop's silence ticks on the same status rows.
-_PG_WRITE_PINGS = write_statement(
-    before=f"""locked AS (
+#
+# The late loop's claim (_PG_CLAIM) takes the same locks with the same CTE, so the two
+# always lock in one order: the region's lanes (a statement of more than one tick), then
+# each website with its heartbeat, by website id, then the status rows.
+_LOCK_HEARTBEATS = f"""locked AS (
     SELECT h.website_id FROM heartbeat AS h JOIN website AS w ON w.id = h.website_id
     WHERE h.website_id = ANY(${_P + 1}::uuid[])
     ORDER BY h.website_id
     FOR KEY SHARE OF w FOR UPDATE OF h
-), hb AS (
+), """  # noqa: S608 - built from constants, no input
+_PG_WRITE_PINGS = write_statement(
+    before=_LOCK_HEARTBEATS  # noqa: S608 - built from constants, no input
+    + f"""hb AS (
     UPDATE heartbeat AS h SET
         down_at = p.down_at, late = false, started_at = p.started_at,
         last_ping_at = CASE WHEN p.finished THEN p.last_ping_at ELSE h.last_ping_at END,
@@ -217,11 +226,14 @@ class PingWriter:
             kept = self._conn is not None
             try:
                 return await self._record_postgres(pings)
-            except DeadlockDetectedError:
-                # Another writer of the same rows (the late loop claims in its own order)
-                # and PostgreSQL aborted this batch: nothing of it was written.
+            except DeadlockDetectedError as exc:
+                # Every writer of these rows (other batches, the late loop, a deletion)
+                # locks them in one order, so this is a last resort: PostgreSQL aborted
+                # the batch and nothing of it was written.
                 if last:
-                    raise
+                    raise Contention("deadlock on every attempt") from exc
+            except Contention:
+                raise  # other writers' doing, not the connection's: keep it
             except _PartitionsMissing as missing:
                 # A ping on a day housekeeping has not prepared yet: make it, write again.
                 if last:
@@ -319,7 +331,7 @@ class PingWriter:
             if not retry:
                 return results
             todo = retry
-        raise RuntimeError("heartbeats changed by other writers on every attempt")
+        raise Contention("heartbeats changed by other writers on every attempt")
 
 
 class _PartitionsMissing(Exception):
@@ -469,12 +481,120 @@ async def store_ping(engine: AsyncEngine, website_id: uuid.UUID, change: PingUpd
         )
 
 
-async def claim_silences(engine: AsyncEngine, now: datetime, limit: int) -> list[Silence]:
-    """Mark up to limit overdue heartbeats as late and return them (each silence once).
+# The late loop's claim: a silence's heartbeat is marked late and its DOWN tick stored in
+# one statement, so one transaction, on PostgreSQL as on SQLite. Marking late first and
+# writing the tick after, in a transaction of its own, lost the outage for good whenever
+# the tick write failed (a database restart, the process killed in between): a late
+# heartbeat is never claimed again, so its website never went DOWN. Atomic rather than
+# repaired afterwards (re-claiming late heartbeats whose tick is missing): nothing can be
+# half done, and no second scan of ticks is needed to find out.
+#
+# On PostgreSQL the overdue heartbeats are read first, without locks; their ticks are
+# computed from what was read, and the claim is a compare-and-set like a ping batch's
+# write: it marks a heartbeat late only if it is still as read (not late, same deadline,
+# same pings) and stores the ticks of the heartbeats it marked only. A heartbeat pinged
+# in between is left alone (its deadline moved); if it is overdue again, a later scan
+# claims it. The claim locks as a ping batch does (see _LOCK_HEARTBEATS), so the two wait
+# for each other instead of deadlocking.
+_PG_DUE = """
+SELECT h.website_id, h.down_at, h.last_ping_at, h.started_at
+FROM heartbeat AS h JOIN website AS w ON w.id = h.website_id
+WHERE NOT h.late AND h.down_at <= $1 AND w.enabled
+ORDER BY h.down_at
+LIMIT $2
+"""
+_PG_CLAIM = write_statement(
+    before=_LOCK_HEARTBEATS  # noqa: S608 - built from constants, no input
+    + f"""claimed AS (
+    UPDATE heartbeat AS h SET late = true
+    FROM unnest(${_P + 1}::uuid[], ${_P + 2}::timestamptz[], ${_P + 3}::timestamptz[],
+                ${_P + 4}::timestamptz[])
+         AS c(website_id, down_at, last_ping_at, started_at)
+    WHERE h.website_id = c.website_id
+      AND (SELECT count(*) FROM locked) >= 0  -- every lock first: a one-time filter
+      AND NOT h.late
+      AND h.down_at = c.down_at
+      AND h.last_ping_at IS NOT DISTINCT FROM c.last_ping_at
+      AND h.started_at IS NOT DISTINCT FROM c.started_at
+      AND EXISTS (SELECT 1 FROM website AS w WHERE w.id = h.website_id AND w.enabled)
+    RETURNING h.website_id
+), """,  # noqa: S608 - built from constants, no input
+    only="WHERE u.website_id IN (SELECT website_id FROM claimed)",
+    returning=", ARRAY(SELECT website_id FROM claimed) AS claimed",
+)
 
-    The conditional update is the claim: two loops running at once never report the same
-    silence twice, because only one of them flips `late` from false.
+
+async def claim_silences(
+    engine: AsyncEngine, now: datetime, limit: int, tick_of: Callable[[Silence], TickRow]
+) -> list[Silence]:
+    """Mark up to limit overdue heartbeats late, store tick_of(each), return them.
+
+    Each silence is claimed once: two loops running at once never report the same silence
+    twice, because only one of them flips `late` from false. A claim and its tick are
+    committed together or not at all, so a failed scan leaves its silences for the next.
     """
+    if engine.dialect.name != "postgresql":
+        return await _claim_sqlite(engine, now, limit, tick_of)
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        try:
+            return await _claim_postgres(engine, raw.driver_connection, now, limit, tick_of)
+        except (PostgresError, InterfaceError) as exc:
+            # The driver's own errors bypass SQLAlchemy's wrapping; wrapped, they are the
+            # database faults the late loop waits out and retries.
+            raise DBAPIError(None, None, exc) from exc
+
+
+async def _claim_postgres(
+    engine: AsyncEngine,
+    apg: Any,
+    now: datetime,
+    limit: int,
+    tick_of: Callable[[Silence], TickRow],
+) -> list[Silence]:
+    silences = [
+        Silence(r["website_id"], r["down_at"], r["last_ping_at"], r["started_at"])
+        for r in await apg.fetch(_PG_DUE, now, limit)
+    ]
+    if not silences:
+        return []
+    await ensure_heartbeat_region(engine)
+    silences.sort(key=lambda s: s.website_id)
+    ticks = [tick_of(s) for s in silences]
+    columns = [
+        [s.website_id for s in silences],
+        [s.down_at for s in silences],
+        [s.last_ping_at for s in silences],
+        [s.started_at for s in silences],
+    ]
+    for attempt in range(1, _ATTEMPTS + 1):
+        last = attempt == _ATTEMPTS
+        try:
+            record = await apg.fetchrow(
+                _PG_CLAIM, *tick_arguments(HEARTBEAT_REGION, ticks), *columns
+            )
+        except DeadlockDetectedError:
+            # A last resort: every writer of these rows locks them in one order. Nothing
+            # of the claim was stored; the same claim again is still right.
+            if last:
+                raise
+            continue
+        except PostgresError as exc:
+            # A silence on a day housekeeping has not prepared (a heartbeat silent since
+            # before the oldest partition, or the pusher was away): make it, claim again.
+            if last or not is_missing_partition(exc):
+                raise
+            days = sorted({partitions.utc_day(t.scheduled_at) for t in ticks})
+            await partitions.create_partitions(engine, days)
+            continue
+        claimed = set(record["claimed"])
+        return [s for s in silences if s.website_id in claimed]
+    raise AssertionError("every attempt returns or raises")
+
+
+async def _claim_sqlite(
+    engine: AsyncEngine, now: datetime, limit: int, tick_of: Callable[[Silence], TickRow]
+) -> list[Silence]:
     due = (
         select(Heartbeat.website_id)
         .join(Website, Website.id == Heartbeat.website_id)
@@ -482,13 +602,18 @@ async def claim_silences(engine: AsyncEngine, now: datetime, limit: int) -> list
         .order_by(Heartbeat.down_at)
         .limit(limit)
     )
-    async with engine.begin() as conn:
-        ids = list((await conn.execute(due)).scalars())
-        if not ids:
+    # A read first, so a database without silences gets no push region (nor a write).
+    async with engine.connect() as conn:
+        if (await conn.execute(due.limit(1))).first() is None:
             return []
+    await ensure_heartbeat_region(engine)
+    async with engine.begin() as conn:
+        # The update comes first, so the transaction holds SQLite's one write lock from
+        # its first statement (a read first could find the database changed underneath
+        # it when it came to write, and fail).
         result = await conn.execute(
             update(Heartbeat)
-            .where(Heartbeat.website_id.in_(ids), Heartbeat.late.is_(False))
+            .where(Heartbeat.website_id.in_(due.scalar_subquery()), Heartbeat.late.is_(False))
             .values(late=True)
             .returning(
                 Heartbeat.website_id,
@@ -497,7 +622,10 @@ async def claim_silences(engine: AsyncEngine, now: datetime, limit: int) -> list
                 Heartbeat.started_at,
             )
         )
-        return [Silence(r.website_id, r.down_at, r.last_ping_at, r.started_at) for r in result]
+        silences = [Silence(r.website_id, r.down_at, r.last_ping_at, r.started_at) for r in result]
+        if silences:
+            await write_ticks_sqlite_on(conn, HEARTBEAT_REGION, [tick_of(s) for s in silences])
+    return silences
 
 
 async def last_ping_at(session: AsyncSession, website_id: uuid.UUID) -> datetime | None:
@@ -514,6 +642,7 @@ async def get_heartbeat(session: AsyncSession, website_id: uuid.UUID) -> Heartbe
 
 __all__: Sequence[str] = (
     "HEARTBEAT_REGION",
+    "Contention",
     "Ping",
     "PingTarget",
     "PingUpdate",

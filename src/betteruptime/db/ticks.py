@@ -650,59 +650,71 @@ def _pg_columns(rows: Sequence[TickRow]) -> tuple[list[Any], ...]:
 async def _write_sqlite(
     engine: AsyncEngine, region_id: str, rows: Sequence[TickRow], options: StreakOptions
 ) -> WriteResult:
+    async with engine.begin() as conn:
+        return await write_ticks_sqlite_on(conn, region_id, rows, options)
+
+
+async def write_ticks_sqlite_on(
+    conn: AsyncConnection,
+    region_id: str,
+    rows: Sequence[TickRow],
+    options: StreakOptions = StreakOptions(),
+) -> WriteResult:
+    """Store a batch of results on SQLite, inside the caller's transaction."""
     # One result per job: a message twice in one batch is stored (and counted) once, as
     # its first copy, like the tick insert below keeps the first.
+    if not rows:
+        return WriteResult(0, 0)
     first: dict[tuple[uuid.UUID, datetime], TickRow] = {}
     for r in rows:
         first.setdefault((r.website_id, r.scheduled_at), r)
     unique = list(first.values())
-    async with engine.begin() as conn:
-        region_ref = await conn.scalar(sa.select(Region.ref).where(Region.id == region_id))
-        errors = sorted({e for r in unique if (e := _error(r.error)) is not None})
-        if errors:
-            await conn.execute(_SQLITE_ERROR, [{"text": e} for e in errors])
-        params = [
-            {
-                "website_id": r.website_id,
-                "region_id": region_id,
-                "region_ref": region_ref,
-                "status": _tick_status(r),
-                "status_text": r.status.value,
-                "status_code": _status_code(r.status_code),
-                "response_time_ms": r.response_time_ms,
-                "error": _error(r.error),
-                "scheduled_at": r.scheduled_at,
-                "delay_ms": delay_ms(r),
-                "checked_at": r.checked_at,
-            }
-            for r in unique
-        ]
-        ordered = sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
-        status = await conn.execute(_SQLITE_STATUS, ordered)
-        follow = [
-            {
-                "website_id": p["website_id"],
-                "region_id": region_id,
-                "region_ref": region_ref,
-                "scheduled_at": p["scheduled_at"],
-                "checked_at": p["checked_at"],
-                "confirm": options.confirmation_checks,
-                "recover": options.recovery_checks,
-            }
-            for p in ordered
-        ]
-        now = datetime.now(UTC)
-        await conn.execute(_SQLITE_EVALUATION, [{**f, "now": now} for f in follow])
-        recheck = [
-            {k: f[k] for k in ("website_id", "region_id", "region_ref", "scheduled_at")}
-            | {k: f[k] for k in ("checked_at", "confirm")}
-            | {"recheck": options.recheck_seconds}
-            for f, p in zip(follow, ordered, strict=True)
-            if p["status_text"] == Status.DOWN.value
-        ]
-        if recheck:
-            await conn.execute(_SQLITE_RECHECK, recheck)
-        ticks = await conn.execute(_SQLITE_TICK, params)
+    region_ref = await conn.scalar(sa.select(Region.ref).where(Region.id == region_id))
+    errors = sorted({e for r in unique if (e := _error(r.error)) is not None})
+    if errors:
+        await conn.execute(_SQLITE_ERROR, [{"text": e} for e in errors])
+    params = [
+        {
+            "website_id": r.website_id,
+            "region_id": region_id,
+            "region_ref": region_ref,
+            "status": _tick_status(r),
+            "status_text": r.status.value,
+            "status_code": _status_code(r.status_code),
+            "response_time_ms": r.response_time_ms,
+            "error": _error(r.error),
+            "scheduled_at": r.scheduled_at,
+            "delay_ms": delay_ms(r),
+            "checked_at": r.checked_at,
+        }
+        for r in unique
+    ]
+    ordered = sorted(params, key=lambda p: (str(p["website_id"]), p["checked_at"]))
+    status = await conn.execute(_SQLITE_STATUS, ordered)
+    follow = [
+        {
+            "website_id": p["website_id"],
+            "region_id": region_id,
+            "region_ref": region_ref,
+            "scheduled_at": p["scheduled_at"],
+            "checked_at": p["checked_at"],
+            "confirm": options.confirmation_checks,
+            "recover": options.recovery_checks,
+        }
+        for p in ordered
+    ]
+    now = datetime.now(UTC)
+    await conn.execute(_SQLITE_EVALUATION, [{**f, "now": now} for f in follow])
+    recheck = [
+        {k: f[k] for k in ("website_id", "region_id", "region_ref", "scheduled_at")}
+        | {k: f[k] for k in ("checked_at", "confirm")}
+        | {"recheck": options.recheck_seconds}
+        for f, p in zip(follow, ordered, strict=True)
+        if p["status_text"] == Status.DOWN.value
+    ]
+    if recheck:
+        await conn.execute(_SQLITE_RECHECK, recheck)
+    ticks = await conn.execute(_SQLITE_TICK, params)
     return WriteResult(max(ticks.rowcount, 0), max(status.rowcount, 0))
 
 

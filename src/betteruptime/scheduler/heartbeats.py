@@ -8,13 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from betteruptime.db.faults import DATABASE_FAULTS
-from betteruptime.db.heartbeats import (
-    HEARTBEAT_REGION,
-    Silence,
-    claim_silences,
-    ensure_heartbeat_region,
-)
-from betteruptime.db.ticks import TickRow, write_ticks
+from betteruptime.db.heartbeats import Silence, claim_silences
+from betteruptime.db.ticks import TickRow
 from betteruptime.log import get_logger
 from betteruptime.retry import Backoff, sleep
 from betteruptime.rules.status import Status
@@ -48,10 +43,9 @@ def silence_tick(silence: Silence, now: datetime) -> TickRow:
 
 async def record_silences(engine: AsyncEngine, now: datetime, limit: int = 500) -> int:
     """Record every heartbeat silent past its deadline as DOWN; return how many."""
-    silences = await claim_silences(engine, now, limit)
-    if silences:
-        await ensure_heartbeat_region(engine)
-        await write_ticks(engine, HEARTBEAT_REGION, [silence_tick(s, now) for s in silences])
+    # The claim stores the ticks in its own transaction (see claim_silences): a silence is
+    # never marked reported without its DOWN tick.
+    silences = await claim_silences(engine, now, limit, lambda s: silence_tick(s, now))
     return len(silences)
 
 
