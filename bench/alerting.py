@@ -14,14 +14,15 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
 from cryptography.fernet import Fernet
 
+from bench import pipeline
 from bench.env import BETTERUPTIME, Backends
 from bench.fill import add_users, add_websites
-from bench.procs import Proc, Procs
+from bench.procs import Proc, Procs, wait_for_metrics
 from bench.target import free_port
 from betteruptime.notify.crypto import ChannelCipher
 
@@ -94,9 +95,10 @@ async def switchboard() -> AsyncIterator[Switchboard]:
             await runner.cleanup()
 
 
-async def fill(b: Backends, board: Switchboard, websites: int, interval: int, key: str) -> None:
-    """Insert websites (spread over one interval), one channel per owner, all linked."""
-    first_due = datetime.now(UTC) + timedelta(seconds=2)
+async def fill(b: Backends, board: Switchboard, websites: int, interval: int, key: str) -> datetime:
+    """Insert websites spread over one interval from a parked moment, one channel per
+    owner, all linked; return that moment (start moves the schedule once all run)."""
+    parked_due = datetime.now(UTC) + pipeline.PARKED_AHEAD
     conn = await b.pg()
     try:
         owners = await add_users(conn, max(1, websites // 100))
@@ -107,7 +109,7 @@ async def fill(b: Backends, board: Switchboard, websites: int, interval: int, ke
             websites,
             interval=interval,
             timeout=min(5, interval),
-            first_due=first_due,
+            first_due=parked_due,
             spread_seconds=interval,
         )
         cipher = ChannelCipher([key])
@@ -124,6 +126,7 @@ async def fill(b: Backends, board: Switchboard, websites: int, interval: int, ke
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
+    return parked_due
 
 
 def new_key() -> str:
@@ -131,24 +134,50 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def start(
-    b: Backends, procs: Procs, key: str, *, recheck_seconds: float, min_interval: int
+async def start(
+    b: Backends,
+    procs: Procs,
+    key: str,
+    parked_due: datetime,
+    *,
+    recheck_seconds: float,
+    min_interval: int,
 ) -> list[Proc]:
-    """Start a pusher, one worker and one alerter configured as in production."""
+    """Start a pusher, one worker and one alerter configured as in production; return them
+    once all serve their metrics and the websites fall due 2 s later.
+
+    The websites wait parked (see fill) until then: on a loaded machine the processes may
+    take tens of seconds to start, and websites found overdue would be rescheduled in one
+    burst, their first jobs stale before the worker reads them (see bench/pipeline.py).
+    """
     common = {"min_interval_seconds": min_interval, "recheck_seconds": recheck_seconds}
-    return [
-        procs.start("pusher", [BETTERUPTIME, "pusher"], b.component_env(**common)),
+    ports = [free_port() for _ in range(3)]
+    started = [
+        procs.start(
+            "pusher", [BETTERUPTIME, "pusher"], b.component_env(metrics_port=ports[0], **common)
+        ),
         procs.start(
             "worker",
             [BETTERUPTIME, "worker"],
-            b.component_env(region_id=REGION, worker_id="bench-w0", **common),
+            b.component_env(
+                region_id=REGION, worker_id="bench-w0", metrics_port=ports[1], **common
+            ),
         ),
         procs.start(
             "alerter",
             [BETTERUPTIME, "alerter"],
-            b.component_env(channel_key=key, public_url="http://127.0.0.1:8080", **common),
+            b.component_env(
+                channel_key=key,
+                public_url="http://127.0.0.1:8080",
+                metrics_port=ports[2],
+                **common,
+            ),
         ),
     ]
+    for port in ports:
+        await wait_for_metrics(port, pipeline.START_TIMEOUT_SECONDS)
+    await pipeline.unpark(b, parked_due)
+    return started
 
 
 async def wait_all_checked(b: Backends, procs: Procs, websites: int, timeout: float) -> None:

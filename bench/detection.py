@@ -39,10 +39,15 @@ async def run(sizes: Sizes) -> list[Figure]:
     bound = sizes.interval + sizes.recheck_seconds
     target = bound + 5.0
     async with backends("detection") as b, alerting.switchboard() as board:
-        await alerting.fill(b, board, sizes.websites, sizes.interval, key)
+        parked_due = await alerting.fill(b, board, sizes.websites, sizes.interval, key)
         async with running() as procs:
-            alerting.start(
-                b, procs, key, recheck_seconds=sizes.recheck_seconds, min_interval=sizes.interval
+            await alerting.start(
+                b,
+                procs,
+                key,
+                parked_due,
+                recheck_seconds=sizes.recheck_seconds,
+                min_interval=sizes.interval,
             )
             await alerting.wait_all_checked(b, procs, sizes.websites, sizes.interval * 3 + 10)
             chosen = random.sample(range(sizes.websites), sizes.down)

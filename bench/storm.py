@@ -36,10 +36,15 @@ async def run(sizes: Sizes) -> list[Figure]:
     """Return the time to the last DOWN notification, and how many were doubled or missing."""
     key = alerting.new_key()
     async with backends("storm") as b, alerting.switchboard() as board:
-        await alerting.fill(b, board, sizes.websites, sizes.interval, key)
+        parked_due = await alerting.fill(b, board, sizes.websites, sizes.interval, key)
         async with running() as procs:
-            started = alerting.start(
-                b, procs, key, recheck_seconds=sizes.recheck_seconds, min_interval=sizes.interval
+            started = await alerting.start(
+                b,
+                procs,
+                key,
+                parked_due,
+                recheck_seconds=sizes.recheck_seconds,
+                min_interval=sizes.interval,
             )
             await alerting.wait_all_checked(b, procs, sizes.websites, sizes.interval * 3 + 30)
             chosen = random.sample(range(sizes.websites), sizes.down)

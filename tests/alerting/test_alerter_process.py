@@ -15,7 +15,14 @@ from betteruptime.db.models import Channel, WebsiteChannel
 from betteruptime.notify.crypto import ChannelCipher
 from tests.alerting.helpers import deliveries, open_incident
 from tests.notify.receivers import webhooks
-from tests.pipeline.helpers import create_user, create_websites, spawn, stop_process, wait_for
+from tests.pipeline.helpers import (
+    create_user,
+    create_websites,
+    spawn,
+    stop_process,
+    wait_for,
+    wait_for_log,
+)
 
 
 async def test_sigkill_mid_send_then_restart_delivers(
@@ -52,6 +59,8 @@ async def test_sigkill_mid_send_then_restart_delivers(
 
         first = spawn(["alerter"], env, tmp_path / "first.log")
         try:
+            # Start-up has its own budget; the 30 s below are for the send alone.
+            await wait_for_log(first, tmp_path / "first.log", '"notifier started"')
             await asyncio.wait_for(hooks.arrived.wait(), 30)
         finally:
             first.send_signal(signal.SIGKILL)
@@ -63,6 +72,7 @@ async def test_sigkill_mid_send_then_restart_delivers(
         hooks.hold = None
         second = spawn(["alerter"], env, tmp_path / "second.log")
         try:
+            await wait_for_log(second, tmp_path / "second.log", '"notifier started"')
 
             async def delivered() -> bool:
                 return bool((await deliveries(pg_engine))[0]["state"] == "delivered")

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import UNDER_CI
-from tests.pipeline.helpers import free_port, spawn, stop_process, wait_for
+from tests.pipeline.helpers import free_port, spawn, stop_process, wait_for_serve
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -78,15 +77,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-
-            async def up() -> bool:
-                try:
-                    return (await client.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await wait_for(up, 30, "serve to listen")
+        await wait_for_serve(proc, log, base)
         yield Served(base, log)
     finally:
         code = await stop_process(proc)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiohttp import web
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -218,6 +219,36 @@ async def wait_for_log(
         return log_path.exists() and text in log_path.read_text(errors="replace")
 
     await wait_for(logged, timeout, f"{text} in {log_path.name}")
+
+
+async def wait_for_http(
+    proc: subprocess.Popen[bytes], log_path: Path, url: str, timeout: float = START_SECONDS
+) -> None:
+    """Wait until GET url answers 200; fail at once if proc exits, or after timeout."""
+    async with httpx.AsyncClient(timeout=5) as client:
+
+        async def answers() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"exited with {proc.returncode} before serving {url}:\n{log_path.read_text()}"
+                )
+            try:
+                return (await client.get(url)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_for(answers, timeout, f"{url} to answer")
+
+
+async def wait_for_serve(
+    proc: subprocess.Popen[bytes], log_path: Path, base_url: str, timeout: float = START_SECONDS
+) -> None:
+    """Wait until `serve` answers /healthz and its pusher, worker and evaluator started."""
+    # The API answers as soon as uvicorn listens; the loops start beside it, and a
+    # check a test then times must not wait for them on a starved machine.
+    await wait_for_http(proc, log_path, f"{base_url}/healthz", timeout)
+    for loop in ("pusher", "worker", "evaluator"):
+        await wait_for_log(proc, log_path, f'"{loop} started"', timeout)
 
 
 async def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:

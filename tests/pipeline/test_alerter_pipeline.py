@@ -33,12 +33,14 @@ from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics
 from tests.conftest import async_url
 from tests.pipeline.helpers import (
+    START_SECONDS,
     create_user,
     create_websites,
     free_port,
     spawn,
     stop_process,
     wait_for,
+    wait_for_log,
 )
 
 REGIONS = ("ap", "eu", "us")
@@ -130,7 +132,9 @@ async def test_a_site_going_down_opens_one_incident_and_recovering_resolves_it(
         return await _count(pg, IncidentEvent, kind="resolved") > 0
 
     try:
-        await wait_for(all_up_twice, 30, "two good checks from every region")
+        # The warm-up (every loop started, two rounds of checks) has the start-up budget;
+        # what is timed is the detection below.
+        await wait_for(all_up_twice, START_SECONDS, "two good checks from every region")
         flip.status = 503
         went_down = asyncio.get_running_loop().time()
         await wait_for(opened, 30, "the incident to open")
@@ -171,6 +175,9 @@ async def test_the_alerter_command_opens_incidents_and_stops_cleanly(
     env = {"DATABASE_URL": fresh_postgres_url, "ALERTER_POLL_SECONDS": "0.2"}
     alerters = [spawn(["alerter"], env, tmp_path / f"alerter{i}.log") for i in range(2)]
     try:
+        # Start-up has its own budget; the 20 s below are for the incidents alone.
+        for i, alerter in enumerate(alerters):
+            await wait_for_log(alerter, tmp_path / f"alerter{i}.log", '"evaluator started"')
         for region in REGIONS:
             await register_region(pg, region)
         for _ in range(2):

@@ -23,7 +23,14 @@ from betteruptime.queue.redis_streams import RedisStreamQueue
 from betteruptime.rules.checks import CheckKind
 from betteruptime.worker.consumer import Worker, WorkerConfig
 from betteruptime.worker.metrics import WorkerMetrics
-from tests.pipeline.helpers import free_port, spawn, stop_process, wait_for
+from tests.pipeline.helpers import (
+    START_SECONDS,
+    free_port,
+    spawn,
+    stop_process,
+    wait_for,
+    wait_for_log,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
@@ -48,8 +55,11 @@ def start_faulty(
         )
 
 
-async def exit_code(proc: subprocess.Popen[bytes], timeout: float = 30) -> int | None:
+async def exit_code(
+    proc: subprocess.Popen[bytes], timeout: float = START_SECONDS + 30
+) -> int | None:
     """Return the exit status once the process ends by itself (None after timeout)."""
+    # The process must start before its loop can fail: the budget covers both.
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
@@ -156,12 +166,8 @@ async def test_serve_ends_with_status_1_when_one_of_its_loops_fails(
 async def test_pusher_stopped_by_sigterm_exits_0(env: dict[str, str], tmp_path: Path) -> None:
     log = tmp_path / "pusher.log"
     proc = spawn(["pusher"], env, log)
-
-    async def started() -> bool:
-        return '"pusher started"' in log.read_text()
-
     try:
-        await wait_for(started, 20, "the pusher to start")
+        await wait_for_log(proc, log, '"pusher started"')
         await asyncio.sleep(0.5)
     finally:
         code = await stop_process(proc)
@@ -190,7 +196,8 @@ async def test_a_cancelled_worker_ends_all_its_loops(
         async def reading() -> bool:
             return bool(await queue.client.exists(key))
 
-        await wait_for(reading, 10, "the worker to create its group")
+        # Start-up only (region, group): what is timed here is the cancel below.
+        await wait_for(reading, START_SECONDS, "the worker to create its group")
         await asyncio.sleep(0.2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

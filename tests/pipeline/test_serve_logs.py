@@ -21,7 +21,15 @@ import httpx
 from alembic.script import ScriptDirectory
 
 from betteruptime.db.migrate import alembic_config
-from tests.pipeline.helpers import Targets, free_port, http_targets, spawn, stop_process, wait_for
+from tests.pipeline.helpers import (
+    Targets,
+    free_port,
+    http_targets,
+    spawn,
+    stop_process,
+    wait_for,
+    wait_for_serve,
+)
 
 QUIET_WINDOW_SECONDS = float(os.environ.get("QUIET_WINDOW_SECONDS", "15"))
 PASSWORD = "quiet-logs-password-4Tx9"
@@ -59,22 +67,16 @@ async def serving(tmp_path: Path, log_level: str) -> AsyncIterator[Served]:
             http_targets() as targets,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as api,
         ):
-            served = await _set_up(api, targets, log, proc.poll)
+            # Start-up (imports, migrations) has its own budget, apart from the first check's.
+            await wait_for_serve(proc, log, f"http://127.0.0.1:{port}")
+            served = await _set_up(api, targets, log)
             yield served
     finally:
         code = await stop_process(proc)
         assert code == 0, log.read_text()
 
 
-async def _set_up(api: httpx.AsyncClient, targets: Targets, log: Path, poll: Any) -> Served:
-    async def listening() -> bool:
-        assert poll() is None, log.read_text()
-        try:
-            return (await api.get("/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await wait_for(listening, 30, "serve to listen")
+async def _set_up(api: httpx.AsyncClient, targets: Targets, log: Path) -> Served:
     user = {"username": "quiet", "email": "quiet@example.com", "password": PASSWORD}
     reply = await api.post("/user/register", json=user)
     assert reply.status_code == 201, reply.text

@@ -28,6 +28,7 @@ from tests.pipeline.helpers import (
     stream_entries,
     ticks,
     wait_for,
+    wait_for_log,
 )
 
 REGION = "eu-west-1"
@@ -96,6 +97,8 @@ async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
 
     first = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")
     try:
+        # Start-up has its own budget; the 20 s below are for the work alone.
+        await wait_for_log(first, tmp_path / "w1.log", '"worker started"')
 
         async def fast_written_slow_in_flight() -> bool:
             if len(await ticks(s.engine)) < 15:
@@ -111,6 +114,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing(
 
     second = spawn(["worker"], {**s.env, "WORKER_ID": "w2"}, tmp_path / "w2.log")
     try:
+        await wait_for_log(second, tmp_path / "w2.log", '"worker started"')
 
         async def all_stored() -> bool:
             return len(await ticks(s.engine)) == 30 and await pending(s) == 0
@@ -135,6 +139,7 @@ async def test_sigterm_finishes_in_flight_checks_then_writes_and_acks(
     jobs = await push_all(s)
     worker = spawn(["worker"], {**s.env, "WORKER_ID": "w1"}, tmp_path / "w1.log")
     try:
+        await wait_for_log(worker, tmp_path / "w1.log", '"worker started"')
 
         async def in_flight() -> bool:
             return sum(s.targets.hits.values()) == 10
