@@ -142,21 +142,11 @@ async def test_a_write_failing_inside_postgresql_is_a_database_fault(
         await holder.execute(select(Website.id).where(Website.id == site).with_for_update())
         write = asyncio.create_task(write_ticks(pg_engine, "eu", [row(site, Status.UP, now)]))
 
-        async def waiting() -> bool:
-            async with pg_engine.connect() as conn:
-                found = await conn.scalar(
-                    text(
-                        "SELECT pid FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    )
-                )
-                if found is not None:
-                    await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": found})
-            return found is not None
-
         # ... and its statement is cancelled: the worker must see a fault it retries, not
         # the driver's own exception (which would end the worker).
-        await wait_for(waiting, 10, "the writer to wait for the website row")
+        await wait_for(
+            lambda: _cancel_a_lock_waiter(pg_engine), 10, "the writer to wait for the website row"
+        )
         with pytest.raises(DATABASE_FAULTS):
             await write
         await holder.rollback()
@@ -222,19 +212,11 @@ async def test_a_batch_retried_after_half_of_it_was_stored_counts_each_tick_once
         await holder.execute(select(Website.id).where(Website.id == sites[0]).with_for_update())
         write = asyncio.create_task(write_ticks(pg_engine, "eu", batch))
 
-        async def waiting() -> bool:
-            async with pg_engine.connect() as conn:
-                found = await conn.scalar(
-                    text(
-                        "SELECT pid FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    )
-                )
-                if found is not None:
-                    await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": found})
-            return found is not None
-
-        await wait_for(waiting, 10, "half of the batch to wait for the website row")
+        await wait_for(
+            lambda: _cancel_a_lock_waiter(pg_engine),
+            10,
+            "half of the batch to wait for the website row",
+        )
         with pytest.raises(DATABASE_FAULTS):
             await write
         await holder.rollback()
@@ -396,3 +378,17 @@ async def test_next_due_at_ignores_disabled_websites(engine: AsyncEngine) -> Non
     async with engine.begin() as conn:
         await conn.execute(update(Website).where(Website.id == site).values(enabled=False))
     assert await next_due_at(engine) is None
+
+
+async def _cancel_a_lock_waiter(engine: AsyncEngine) -> bool:
+    """Return True when a session waiting for a lock was found and its statement cancelled."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+        if found is not None:
+            await conn.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": found})
+    return found is not None
